@@ -1,0 +1,1 @@
+//! ConfigParser-compatible INI reading (placeholder).

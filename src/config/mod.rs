@@ -1,0 +1,204 @@
+//! Configuration: `vorpal.toml`, with bandersnatch's key names wherever bandersnatch
+//! has one (so `root_uri` and `root-uri` both work: keys are compared with `_` and `-`
+//! folded together). Every key has a default, so a missing file is a valid config.
+
+pub mod ini;
+mod toml_file;
+
+use std::path::{Path, PathBuf};
+
+pub use toml_file::load_toml;
+
+/// A configuration problem the user must fix (exit 2). The message names the file,
+/// the key, the bad value and what is allowed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    pub fn new(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ApiMethod {
+    /// PEP 691 JSON root with per-project `_last-serial` (bandersnatch 8's way).
+    #[default]
+    Simple,
+    /// XML-RPC `list_packages_with_serial` / `changelog_since_serial`.
+    Xmlrpc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataSource {
+    /// Warehouse's JSON API, `/pypi/<name>/json`.
+    #[default]
+    Json,
+    /// The PEP 691 JSON detail page: works against any PEP 691 index.
+    Simple,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompareMethod {
+    #[default]
+    Hash,
+    Stat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SimpleFormat {
+    #[default]
+    All,
+    Html,
+    Json,
+}
+
+/// `verify` values of PEP 493's config file, reused by `[https] verify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerifySetting {
+    Enable,
+    Disable,
+    PlatformDefault,
+}
+
+impl VerifySetting {
+    /// Exact, case-sensitive values as PEP 493 specifies; anything else is `None`.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "enable" => Some(Self::Enable),
+            "disable" => Some(Self::Disable),
+            "platform_default" => Some(Self::PlatformDefault),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MirrorConfig {
+    /// Mirror root; `web/` lives below it.
+    pub directory: PathBuf,
+    /// The upstream, named explicitly (PEP 449).
+    pub master: String,
+    pub api_method: ApiMethod,
+    pub metadata_source: MetadataSource,
+    /// Projects in flight.
+    pub workers: usize,
+    /// Files in flight, across all projects.
+    pub download_concurrency: usize,
+    /// Also write `web/json/<name>` and `web/pypi/<name>/json`.
+    pub json: bool,
+    pub allow_non_https: bool,
+    /// Per-request connect/read timeout, seconds.
+    pub timeout: f64,
+    /// Whole-request timeout, seconds.
+    pub global_timeout: f64,
+    pub stop_on_error: bool,
+    pub release_files: bool,
+    pub core_metadata: bool,
+    pub hash_index: bool,
+    pub simple_format: SimpleFormat,
+    pub compare_method: CompareMethod,
+    pub digest_name: String,
+    pub keep_index_versions: u32,
+    pub cleanup: bool,
+    pub root_uri: Option<String>,
+    pub download_mirror: Option<String>,
+    pub download_mirror_no_fallback: bool,
+    pub diff_file: Option<PathBuf>,
+    pub diff_append_epoch: bool,
+    pub proxy: Option<String>,
+    /// Hosts file URLs may point at besides the upstream's own host.
+    pub download_hosts: Vec<String>,
+    /// Tries for a metadata response whose serial is stale (PROTOCOLS.md).
+    pub stale_retries: u32,
+    /// Keep projects that upstream deleted (PEP 381 says delete; this opts out).
+    pub keep_deleted: bool,
+}
+
+impl Default for MirrorConfig {
+    fn default() -> Self {
+        Self {
+            directory: PathBuf::from("./mirror"),
+            master: "https://pypi.org".into(),
+            api_method: ApiMethod::default(),
+            metadata_source: MetadataSource::default(),
+            workers: 6,
+            download_concurrency: 16,
+            json: false,
+            allow_non_https: false,
+            timeout: 10.0,
+            global_timeout: 1800.0,
+            stop_on_error: false,
+            release_files: true,
+            core_metadata: true,
+            hash_index: false,
+            simple_format: SimpleFormat::default(),
+            compare_method: CompareMethod::default(),
+            digest_name: "sha256".into(),
+            keep_index_versions: 0,
+            cleanup: false,
+            root_uri: None,
+            download_mirror: None,
+            download_mirror_no_fallback: false,
+            diff_file: None,
+            diff_append_epoch: false,
+            proxy: None,
+            download_hosts: vec!["files.pythonhosted.org".into()],
+            stale_retries: 3,
+            keep_deleted: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpsConfig {
+    /// The mirror config's own PEP 493 choice; `None` when not set (or unknown value).
+    pub verify: Option<VerifySetting>,
+    /// Extra trusted roots (PEM files).
+    pub ca_bundle: Vec<PathBuf>,
+    /// `host`, `host:port`, `[v6]:port`: verification off for just these.
+    pub insecure_hosts: Vec<String>,
+    /// PEM with certificate chain and private key, for mTLS upstreams.
+    pub client_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServeConfig {
+    pub listen: Vec<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file this came from, for messages.
+    pub source: Option<PathBuf>,
+    pub mirror: MirrorConfig,
+    pub https: HttpsConfig,
+    pub serve: ServeConfig,
+    /// Warnings found while loading (unknown keys, unknown values); logged by the caller.
+    pub warnings: Vec<String>,
+}
+
+/// Where vorpal looks for its config when `-c` is not given.
+pub const DEFAULT_CONFIG_PATHS: &[&str] = &["vorpal.toml", "/etc/vorpal/vorpal.toml"];
+
+impl Config {
+    /// Load `path`, or the first default path that exists, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => load_toml(p),
+            None => {
+                for candidate in DEFAULT_CONFIG_PATHS {
+                    let p = Path::new(candidate);
+                    if p.is_file() {
+                        return load_toml(p);
+                    }
+                }
+                Ok(Config::default())
+            }
+        }
+    }
+}
