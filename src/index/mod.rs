@@ -1,1 +1,8 @@
-//! placeholder
+//! The package-index data model and its formats: names, PEP 503 HTML and PEP 691 JSON
+//! (render and parse), Warehouse's JSON API, and the XML-RPC codec.
+
+pub mod model;
+pub mod names;
+
+pub use model::*;
+pub use names::{is_valid_name, normalize};
