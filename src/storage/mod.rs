@@ -1,1 +1,1 @@
-//! placeholder
+//! Storage of the mirror tree.

@@ -1,1 +1,4 @@
-//! placeholder
+//! Sync: plan, project jobs, downloads, state and filters.
+
+pub mod filters;
+pub mod state;

@@ -1,1 +1,1 @@
-//! placeholder
+//! Talking to an upstream index.

@@ -1,0 +1,1 @@
+//! Release and project filters (bandersnatch plugins).

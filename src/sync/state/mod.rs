@@ -1,0 +1,1 @@
+//! Mirror state: bandersnatch state files and vorpal's own database.
