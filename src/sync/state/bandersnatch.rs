@@ -223,6 +223,40 @@ mod tests {
         assert!(root.join(".lock").exists());
     }
 
+    /// Child half of `lock_excludes_another_process`: report whether it got the lock.
+    #[test]
+    fn lock_child_probe() {
+        let Some(dir) = std::env::var_os("VORPAL_LOCK_PROBE_DIR") else {
+            return;
+        };
+        match MirrorLock::acquire(Path::new(&dir)) {
+            Ok(_) => println!("PROBE: acquired"),
+            Err(StateError::Locked { .. }) => println!("PROBE: locked"),
+            Err(e) => println!("PROBE: error {e}"),
+        }
+    }
+
+    #[test]
+    fn lock_excludes_another_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let probe = || {
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "sync::state::bandersnatch::tests::lock_child_probe",
+                ])
+                .args(["--nocapture", "--test-threads=1"])
+                .env("VORPAL_LOCK_PROBE_DIR", dir.path())
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let held = MirrorLock::acquire(dir.path()).unwrap();
+        assert!(probe().contains("PROBE: locked"), "{}", probe());
+        drop(held);
+        assert!(probe().contains("PROBE: acquired"), "{}", probe());
+    }
+
     #[test]
     fn generation_rules() {
         // (file content or None for missing, expected outcome, status kept?)
