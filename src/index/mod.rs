@@ -6,6 +6,7 @@ pub mod filename;
 pub mod model;
 pub mod names;
 pub mod simple_html;
+pub mod simple_json;
 pub mod versions;
 
 pub use error::IndexError;
