@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod filename;
+pub mod jsonapi;
 pub mod model;
 pub mod names;
 pub mod simple_html;
