@@ -9,6 +9,7 @@ pub mod names;
 pub mod simple_html;
 pub mod simple_json;
 pub mod versions;
+pub mod xmlrpc;
 
 pub use error::IndexError;
 pub use model::*;
