@@ -288,7 +288,7 @@ fn scan(html: &str) -> Vec<Tag> {
         rest = after_tag;
         match name.as_str() {
             "a" => {
-                let close = find_ascii_ci(rest, "</a").unwrap_or(rest.len());
+                let close = anchor_text_end(rest);
                 let text = decode_entities(strip_tags(&rest[..close]).trim());
                 rest = &rest[close..];
                 tags.push(Tag::Anchor(attrs, text));
@@ -339,12 +339,19 @@ fn parse_attrs(mut s: &str) -> (Vec<(String, String)>, &str) {
     }
 }
 
-fn find_ascii_ci(haystack: &str, needle: &str) -> Option<usize> {
-    let n = needle.as_bytes();
-    haystack
-        .as_bytes()
-        .windows(n.len())
-        .position(|w| w.eq_ignore_ascii_case(n))
+/// Where an anchor's text ends: at `</a`, or at the next `<a` when the closing tag is
+/// missing (as browsers end it), or at the end of input.
+fn anchor_text_end(s: &str) -> usize {
+    let b = s.as_bytes();
+    let is_a = |i: usize| {
+        b.get(i).is_some_and(|c| c.eq_ignore_ascii_case(&b'a'))
+            && b.get(i + 1)
+                .is_none_or(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')
+    };
+    s.match_indices('<')
+        .map(|(i, _)| i)
+        .find(|&i| is_a(i + 1) || (b.get(i + 1) == Some(&b'/') && is_a(i + 2)))
+        .unwrap_or(s.len())
 }
 
 /// Drops markup nested inside anchor text (`<a><span>f.whl</span></a>`).
@@ -370,7 +377,13 @@ pub fn decode_entities(s: &str) -> String {
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
-        let semi = rest[1..].find(';').map(|i| i + 1).filter(|&i| i <= 12);
+        // Only look a few bytes ahead: entity names are short, and a full search per
+        // `&` would be quadratic on hostile input.
+        let semi = rest.as_bytes()[1..]
+            .iter()
+            .take(12)
+            .position(|&b| b == b';')
+            .map(|i| i + 1);
         let decoded = semi.and_then(|semi| decode_entity(&rest[1..semi]).map(|c| (c, semi)));
         match decoded {
             Some((c, semi)) => {

@@ -261,6 +261,11 @@ fn tolerates_truncated_markup() {
     }
     let files = parse_project_html("<a href=x>foo-1.0.zip", &page).unwrap();
     assert_eq!(files[0].filename, "foo-1.0.zip");
+    // An unclosed anchor ends at the next one; <abbr> inside text is not a closer.
+    let html = "<a href=1>foo-1.0.zip<br><A href=2>foo-<abbr>2.0</abbr>.zip</a>";
+    let files = parse_project_html(html, &page).unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f.filename.as_str()).collect();
+    assert_eq!(names, ["foo-1.0.zip", "foo-2.0.zip"]);
 }
 
 #[test]
