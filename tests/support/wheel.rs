@@ -190,7 +190,8 @@ fn tar(entries: &[(&str, &str, &[u8])]) -> Vec<u8> {
         put(&mut h[136..148], b"00000000000\0");
         put(&mut h[148..156], b"        ");
         h[156] = b'0';
-        put(&mut h[257..265], b"ustar\000");
+        put(&mut h[257..263], b"ustar\0");
+        put(&mut h[263..265], b"00");
         put(&mut h[345..500], dir.as_bytes());
         let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
         put(&mut h[148..156], format!("{sum:06o}\0 ").as_bytes());

@@ -181,4 +181,6 @@ pub struct RequestRecord {
     pub status: u16,
     /// The fault applied to this request, if any.
     pub fault: Option<FaultKind>,
+    /// For XML-RPC calls, the method name.
+    pub xmlrpc_method: Option<String>,
 }

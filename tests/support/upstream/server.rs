@@ -163,6 +163,11 @@ fn route(method: &Method, path: &str) -> Route {
     Route::NotFound
 }
 
+enum RouteKind {
+    XmlRpc,
+    Other,
+}
+
 /// A response before body faults are applied.
 struct Prepared {
     status: StatusCode,
@@ -225,7 +230,7 @@ struct Incoming {
     body: Bytes,
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> Option<&'a str> {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -252,6 +257,11 @@ pub async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Resp
         body,
     };
     let route = route(&inc.method, &inc.path);
+    let route_kind = if matches!(route, Route::XmlRpc) {
+        RouteKind::XmlRpc
+    } else {
+        RouteKind::Other
+    };
     let fault = take_fault(&shared, &inc, &route);
     if let Some(FaultKind::Slow(d)) = &fault {
         tokio::time::sleep(*d).await;
@@ -286,6 +296,9 @@ pub async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Resp
         range: header_str(&inc.headers, header::RANGE).map(str::to_string),
         status: prepared.status.as_u16(),
         fault: fault.clone(),
+        xmlrpc_method: matches!(route_kind, RouteKind::XmlRpc)
+            .then(|| xmlrpc_method(&String::from_utf8_lossy(&inc.body)))
+            .flatten(),
     };
     lock(&shared.log).push(record);
     finish(prepared, fault, inc.method == Method::HEAD)
@@ -471,13 +484,16 @@ fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
     (start <= end && start < len).then_some((start, end))
 }
 
+fn xmlrpc_method(text: &str) -> Option<String> {
+    regex::Regex::new(r"<methodName>\s*([\w.]+)\s*</methodName>")
+        .ok()
+        .and_then(|re| re.captures(text).map(|c| c[1].to_string()))
+}
+
 fn xmlrpc(state: &State, body: &[u8], cap: usize) -> Prepared {
     let text = String::from_utf8_lossy(body);
     // The fake only needs the method name and integer arguments of three calls.
-    let method = regex::Regex::new(r"<methodName>\s*([\w.]+)\s*</methodName>")
-        .ok()
-        .and_then(|re| re.captures(&text).map(|c| c[1].to_string()))
-        .unwrap_or_default();
+    let method = xmlrpc_method(&text).unwrap_or_default();
     let ints: Vec<i64> = regex::Regex::new(r"<(?:int|i4|i8)>\s*(-?\d+)\s*</")
         .map(|re| {
             re.captures_iter(&text)
@@ -540,8 +556,10 @@ fn finish(mut p: Prepared, fault: Option<FaultKind>, head: bool) -> Response {
             _ => Body::from(p.body),
         }
     };
-    p.headers
-        .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
+    if p.status != StatusCode::NOT_MODIFIED {
+        p.headers
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(full_len));
+    }
     let mut resp = Response::new(body);
     *resp.status_mut() = p.status;
     *resp.headers_mut() = p.headers;
