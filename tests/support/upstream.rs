@@ -3,7 +3,9 @@
 //! wheels and sdists with `.metadata`, serials, mutations while serving, injectable
 //! faults and a request log. It is a peer of vorpal, built without vorpal's code.
 
+mod files;
 mod model;
+mod negotiate;
 mod render;
 mod server;
 mod state;
@@ -23,7 +25,7 @@ pub use model::{
     ReleaseSpec, RequestRecord, UpstreamOptions,
 };
 #[allow(unused_imports)]
-pub use server::{JSON_TYPE, V1_HTML_TYPE};
+pub use negotiate::{JSON_TYPE, V1_HTML_TYPE};
 pub use state::normalize;
 
 use crate::support::tls::{self, TestCa};

@@ -1,5 +1,5 @@
-//! The HTTP side of the fake: routing, content negotiation, redirects, range
-//! requests, fault injection and the request log.
+//! The HTTP side of the fake: routing, redirects, XML-RPC, fault injection and the
+//! request log.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,12 +12,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use sha2::{Digest, Sha256};
 
+use super::files::file_response;
 use super::model::{FaultKind, FaultTarget, RequestRecord};
+use super::negotiate::{Repr, negotiate};
 use super::render;
 use super::state::{State, normalize};
-
-pub const JSON_TYPE: &str = "application/vnd.pypi.simple.v1+json";
-pub const V1_HTML_TYPE: &str = "application/vnd.pypi.simple.v1+html";
 
 pub struct Fault {
     pub target: FaultTarget,
@@ -36,85 +35,6 @@ pub struct Shared {
 /// A poisoned lock only means another request panicked; the data is still usable.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Repr {
-    TextHtml,
-    V1Html,
-    Json,
-}
-
-impl Repr {
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Repr::TextHtml => "text/html; charset=utf-8",
-            Repr::V1Html => V1_HTML_TYPE,
-            Repr::Json => JSON_TYPE,
-        }
-    }
-}
-
-fn media_repr(media: &str) -> Option<Repr> {
-    match media {
-        "application/vnd.pypi.simple.v1+json" | "application/vnd.pypi.simple.latest+json" => {
-            Some(Repr::Json)
-        }
-        "application/vnd.pypi.simple.v1+html" | "application/vnd.pypi.simple.latest+html" => {
-            Some(Repr::V1Html)
-        }
-        "text/html" => Some(Repr::TextHtml),
-        _ => None,
-    }
-}
-
-/// PyPI's choice: `?format=` wins, else the Accept q-values (most specific range per
-/// offer), ties going to the most compatible type; nothing acceptable → text/html.
-pub fn negotiate(accept: Option<&str>, format: Option<&str>) -> Repr {
-    if let Some(r) = format.and_then(|f| media_repr(f.trim())) {
-        return r;
-    }
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Repr::TextHtml;
-    };
-    let offers = [Repr::TextHtml, Repr::V1Html, Repr::Json];
-    // (specificity, q) of the best-matching range, per offer.
-    let mut best: [Option<(u8, f32)>; 3] = [None; 3];
-    for item in accept.split(',') {
-        let mut parts = item.split(';');
-        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.trim().strip_prefix("q="))
-            .find_map(|v| v.trim().parse::<f32>().ok())
-            .unwrap_or(1.0);
-        for (i, offer) in offers.iter().enumerate() {
-            let spec = if media_repr(&media) == Some(*offer) {
-                2
-            } else if media == "*/*"
-                || (media == "application/*" && *offer != Repr::TextHtml)
-                || (media == "text/*" && *offer == Repr::TextHtml)
-            {
-                1
-            } else {
-                continue;
-            };
-            best[i] = match best[i] {
-                Some((s, bq)) if s > spec || (s == spec && bq >= q) => Some((s, bq)),
-                _ => Some((spec, q)),
-            };
-        }
-    }
-    let mut chosen = Repr::TextHtml;
-    let mut chosen_q = 0.0f32;
-    for (i, offer) in offers.iter().enumerate() {
-        if let Some((_, q)) = best[i]
-            && q > chosen_q
-        {
-            chosen = *offer;
-            chosen_q = q;
-        }
-    }
-    chosen
 }
 
 /// What a request is about, for routing and fault targeting.
@@ -169,12 +89,12 @@ enum RouteKind {
 }
 
 /// A response before body faults are applied.
-struct Prepared {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Bytes,
+pub struct Prepared {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
     /// Whether it is a page carrying `X-PyPI-Last-Serial`.
-    page: bool,
+    pub page: bool,
 }
 
 impl Prepared {
@@ -230,7 +150,7 @@ struct Incoming {
     body: Bytes,
 }
 
-fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+pub fn header_str(h: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -412,76 +332,6 @@ fn respond(shared: &Shared, inc: &Incoming, route: Route) -> Prepared {
         p.body = Bytes::new();
     }
     p
-}
-
-/// Files: immutable, range-capable like files.pythonhosted.org.
-fn file_response(bytes: Bytes, etag: &str, req: &HeaderMap) -> Prepared {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("max-age=365000000, immutable, public"),
-    );
-    if let Ok(v) = HeaderValue::from_str(etag) {
-        headers.insert(header::ETAG, v);
-    }
-    let len = bytes.len() as u64;
-    let if_range_ok = header_str(req, header::IF_RANGE).is_none_or(|v| v == etag);
-    let range = header_str(req, header::RANGE).filter(|_| if_range_ok);
-    let mut status = StatusCode::OK;
-    let mut body = bytes;
-    if let Some(spec) = range {
-        match parse_range(spec, len) {
-            Some((start, end)) => {
-                status = StatusCode::PARTIAL_CONTENT;
-                body = body.slice(start as usize..=end as usize);
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-            }
-            None => {
-                status = StatusCode::RANGE_NOT_SATISFIABLE;
-                body = Bytes::new();
-                if let Ok(v) = HeaderValue::from_str(&format!("bytes */{len}")) {
-                    headers.insert(header::CONTENT_RANGE, v);
-                }
-            }
-        }
-    }
-    Prepared {
-        status,
-        headers,
-        body,
-        page: false,
-    }
-}
-
-/// One `bytes=` range (first, last inclusive); multi-range requests are not needed.
-fn parse_range(spec: &str, len: u64) -> Option<(u64, u64)> {
-    let r = spec.trim().strip_prefix("bytes=")?;
-    if r.contains(',') || len == 0 {
-        return None;
-    }
-    let (a, b) = r.split_once('-')?;
-    let (a, b) = (a.trim(), b.trim());
-    if a.is_empty() {
-        let n: u64 = b.parse().ok()?;
-        if n == 0 {
-            return None;
-        }
-        return Some((len.saturating_sub(n), len - 1));
-    }
-    let start: u64 = a.parse().ok()?;
-    let end = if b.is_empty() {
-        len - 1
-    } else {
-        b.parse::<u64>().ok()?.min(len - 1)
-    };
-    (start <= end && start < len).then_some((start, end))
 }
 
 fn xmlrpc_method(text: &str) -> Option<String> {
