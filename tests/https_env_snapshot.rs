@@ -16,7 +16,10 @@ fn environment_changed_after_start_has_no_effect() {
     let at_start = Environment::capture(false);
     unsafe { std::env::set_var("VORPAL_HTTPS_VERIFY", "0") };
     let d = policy::resolve(None, &at_start, None, nowhere).unwrap();
-    assert!(d.verify, "a later change must not reach the start-up snapshot");
+    assert!(
+        d.verify,
+        "a later change must not reach the start-up snapshot"
+    );
     // The change is real: a new snapshot sees it.
     let later = Environment::capture(false);
     assert!(!policy::resolve(None, &later, None, nowhere).unwrap().verify);

@@ -9,7 +9,9 @@ use support::tls::{TestCa, self_signed_leaf, server_config, server_config_mtls};
 use vorpal::https::{CertProblem, FetchError, HttpsError};
 
 async fn tls_server(cfg: Arc<rustls::ServerConfig>) -> TestServer {
-    start("127.0.0.1:0", Some(cfg), 0, ok("hello")).await.unwrap()
+    start("127.0.0.1:0", Some(cfg), 0, ok("hello"))
+        .await
+        .unwrap()
 }
 
 fn url(s: &TestServer) -> String {
@@ -54,10 +56,19 @@ async fn untrusted_issuer_fails_fast_with_remedies_and_is_not_retried() {
         matches!(&err, FetchError::Certificate { reason: CertProblem::UnknownIssuer, host } if host == "127.0.0.1"),
         "{err:?}"
     );
-    for remedy in ["--cert", "ca-bundle", "insecure-hosts", "VORPAL_HTTPS_VERIFY=0"] {
+    for remedy in [
+        "--cert",
+        "ca-bundle",
+        "insecure-hosts",
+        "VORPAL_HTTPS_VERIFY=0",
+    ] {
         assert!(msg.contains(remedy), "{msg}");
     }
-    assert_eq!(s.connections(), 1, "a certificate failure must not be retried");
+    assert_eq!(
+        s.connections(),
+        1,
+        "a certificate failure must not be retried"
+    );
     assert!(matches!(
         client.handshake(&url(&s)).await,
         Err(FetchError::Certificate {
@@ -198,7 +209,10 @@ async fn insecure_hosts_port_and_case_rules() {
         assert_eq!(r.is_ok(), allowed, "{entry} vs {target}: {r:?}");
     }
     // host:443 matches the default port.
-    let client = builder().insecure_host("mirror.example:443").build().unwrap();
+    let client = builder()
+        .insecure_host("mirror.example:443")
+        .build()
+        .unwrap();
     assert!(!client.verifies("https://mirror.example/simple/"));
     assert!(client.verifies("https://mirror.example:8443/simple/"));
 }
@@ -206,7 +220,14 @@ async fn insecure_hosts_port_and_case_rules() {
 #[tokio::test]
 async fn insecure_hosts_ipv6() {
     let ca = TestCa::new("unknown CA");
-    let Ok(s) = start("[::1]:0", Some(server_config(&ca.leaf(&["::1"]))), 0, ok("v6")).await else {
+    let Ok(s) = start(
+        "[::1]:0",
+        Some(server_config(&ca.leaf(&["::1"]))),
+        0,
+        ok("v6"),
+    )
+    .await
+    else {
         eprintln!("skipped: cannot bind [::1]");
         return;
     };
@@ -297,7 +318,10 @@ async fn ssl_cert_file_and_dir_from_the_snapshot() {
             .unwrap_err();
         assert!(matches!(err, HttpsError::Config(_)), "{err:?}");
         let msg = err.to_string();
-        assert!(msg.contains("SSL_CERT_FILE") && msg.contains(p.to_str().unwrap()), "{msg}");
+        assert!(
+            msg.contains("SSL_CERT_FILE") && msg.contains(p.to_str().unwrap()),
+            "{msg}"
+        );
     }
     // Empty counts as unset: the platform store is used, and our CA is not in it.
     let client = builder()
@@ -335,7 +359,10 @@ async fn mtls_needs_the_client_certificate() {
 #[tokio::test]
 async fn retired_pypi_mirror_names_are_refused_without_connecting() {
     let client = builder().build().unwrap();
-    for u in ["https://a.pypi.python.org/simple/", "https://last.pypi.python.org/"] {
+    for u in [
+        "https://a.pypi.python.org/simple/",
+        "https://last.pypi.python.org/",
+    ] {
         match client.get(u, &[]).await {
             Err(FetchError::Refused { reason, .. }) => {
                 assert!(reason.contains("PEP 449") && reason.contains("https://pypi.org"))

@@ -40,7 +40,12 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn variable_zero_disables_and_warns_once_naming_the_source() {
     let (dir, sys) = setup();
-    let out = vorpal(dir.path(), &sys, &[("VORPAL_HTTPS_VERIFY", "0")], &["https", "--json"]);
+    let out = vorpal(
+        dir.path(),
+        &sys,
+        &[("VORPAL_HTTPS_VERIFY", "0")],
+        &["https", "--json"],
+    );
     let v = json(&out);
     assert_eq!(v["verify"], false);
     assert_eq!(v["source"], "environment_variable");
@@ -125,7 +130,12 @@ fn mirror_config_sits_above_the_system_file() {
     std::fs::write(&sys, "[https]\nverify = enable\n").unwrap();
     let cfg = dir.path().join("vorpal.toml");
     std::fs::write(&cfg, "[https]\nverify = \"disable\"\n").unwrap();
-    let v = json(&vorpal(dir.path(), &sys, &[], &["-c", cfg.to_str().unwrap(), "https", "--json"]));
+    let v = json(&vorpal(
+        dir.path(),
+        &sys,
+        &[],
+        &["-c", cfg.to_str().unwrap(), "https", "--json"],
+    ));
     assert_eq!(v["verify"], false);
     assert_eq!(v["source"], "mirror_config");
     assert_eq!(v["source_path"], cfg.to_str().unwrap());
@@ -181,7 +191,10 @@ fn bad_ssl_cert_file_exits_2() {
     );
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("SSL_CERT_FILE=/nonexistent/bundle.pem"), "{stderr}");
+    assert!(
+        stderr.contains("SSL_CERT_FILE=/nonexistent/bundle.pem"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -204,7 +217,14 @@ fn check_reports_handshakes() {
         dir.path(),
         &sys,
         &[],
-        &["--cert", ca_pem.to_str().unwrap(), "https", "--json", "--check", &url],
+        &[
+            "--cert",
+            ca_pem.to_str().unwrap(),
+            "https",
+            "--json",
+            "--check",
+            &url,
+        ],
     );
     let v = json(&ok);
     assert_eq!(v["check"]["ok"], true);
@@ -214,7 +234,10 @@ fn check_reports_handshakes() {
     let bad = vorpal(dir.path(), &sys, &[], &["https", "--check", &url]);
     assert_eq!(bad.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&bad.stdout);
-    assert!(stdout.contains("unknown") && stdout.contains("ca-bundle"), "{stdout}");
+    assert!(
+        stdout.contains("unknown") && stdout.contains("ca-bundle"),
+        "{stdout}"
+    );
 
     let retired = vorpal(
         dir.path(),

@@ -33,7 +33,9 @@ fn http_url(addr: std::net::SocketAddr) -> String {
 
 #[tokio::test]
 async fn server_errors_are_retried_until_success() {
-    let s = start("127.0.0.1:0", None, 0, failing(2, 503, None)).await.unwrap();
+    let s = start("127.0.0.1:0", None, 0, failing(2, 503, None))
+        .await
+        .unwrap();
     let client = builder().build().unwrap();
     let resp = client.get(&http_url(s.addr), &[]).await.unwrap();
     assert_eq!(resp.status(), 200);
@@ -43,7 +45,9 @@ async fn server_errors_are_retried_until_success() {
 
 #[tokio::test]
 async fn exhausted_retries_give_a_status_error() {
-    let s = start("127.0.0.1:0", None, 0, failing(100, 502, None)).await.unwrap();
+    let s = start("127.0.0.1:0", None, 0, failing(100, 502, None))
+        .await
+        .unwrap();
     let client = builder().build().unwrap();
     match client.get(&http_url(s.addr), &[]).await {
         Err(FetchError::Status { status: 502, .. }) => {}
@@ -54,7 +58,9 @@ async fn exhausted_retries_give_a_status_error() {
 
 #[tokio::test]
 async fn not_found_is_returned_not_retried() {
-    let s = start("127.0.0.1:0", None, 0, failing(100, 404, None)).await.unwrap();
+    let s = start("127.0.0.1:0", None, 0, failing(100, 404, None))
+        .await
+        .unwrap();
     let client = builder().build().unwrap();
     let resp = client.get(&http_url(s.addr), &[]).await.unwrap();
     assert_eq!(resp.status(), 404);
@@ -63,7 +69,9 @@ async fn not_found_is_returned_not_retried() {
 
 #[tokio::test]
 async fn too_many_requests_honours_retry_after() {
-    let s = start("127.0.0.1:0", None, 0, failing(1, 429, Some("1"))).await.unwrap();
+    let s = start("127.0.0.1:0", None, 0, failing(1, 429, Some("1")))
+        .await
+        .unwrap();
     // Backoff alone would wait at most 20 ms; Retry-After asks for 1 s (cap 2 s).
     let client = builder()
         .retry(RetryPolicy {
@@ -83,7 +91,9 @@ async fn too_many_requests_honours_retry_after() {
 
 #[tokio::test]
 async fn connection_resets_are_retried() {
-    let s = start("127.0.0.1:0", None, 2, ok("after resets")).await.unwrap();
+    let s = start("127.0.0.1:0", None, 2, ok("after resets"))
+        .await
+        .unwrap();
     let client = builder().build().unwrap();
     let resp = client.get(&http_url(s.addr), &[]).await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "after resets");
@@ -114,7 +124,10 @@ async fn post_is_retried_and_keeps_its_body() {
     let handler: Handler = Arc::new(move |i, parts| {
         seen2.lock().unwrap().push(parts.method.to_string());
         if i == 0 {
-            http::Response::builder().status(500).body(String::new()).unwrap()
+            http::Response::builder()
+                .status(500)
+                .body(String::new())
+                .unwrap()
         } else {
             http::Response::new("<methodResponse/>".into())
         }
@@ -145,7 +158,10 @@ async fn redirect_loops_stop() {
     let s = start("127.0.0.1:0", None, 0, handler).await.unwrap();
     let client = builder().build().unwrap();
     let err = client.get(&http_url(s.addr), &[]).await.unwrap_err();
-    assert!(matches!(err, FetchError::TooManyRedirects { .. }), "{err:?}");
+    assert!(
+        matches!(err, FetchError::TooManyRedirects { .. }),
+        "{err:?}"
+    );
     assert_eq!(s.requests(), vorpal::https::MAX_REDIRECTS + 1);
 }
 
@@ -215,7 +231,10 @@ async fn requests_go_through_a_connect_proxy() {
         .unwrap();
     let resp = client.get(&target, &[]).await.unwrap();
     assert_eq!(resp.text().await.unwrap(), "via proxy");
-    assert_eq!(*seen.lock().unwrap(), vec![format!("127.0.0.1:{}", s.port())]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![format!("127.0.0.1:{}", s.port())]
+    );
 
     // HTTPS_PROXY from the snapshot, and NO_PROXY excluding the host.
     let client = builder()
@@ -234,5 +253,9 @@ async fn requests_go_through_a_connect_proxy() {
         .build()
         .unwrap();
     assert_eq!(client.get(&target, &[]).await.unwrap().status(), 200);
-    assert_eq!(seen.lock().unwrap().len(), 2, "NO_PROXY host bypasses the proxy");
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "NO_PROXY host bypasses the proxy"
+    );
 }

@@ -82,13 +82,19 @@ impl HttpClient {
 
         let verifying = if verify {
             let cfg = tls::client_config(Some(roots.store.clone()), identity.as_ref())?;
-            Some((build_reqwest(cfg.clone(), &proxies, settings)?, Arc::new(cfg)))
+            Some((
+                build_reqwest(cfg.clone(), &proxies, settings)?,
+                Arc::new(cfg),
+            ))
         } else {
             None
         };
         let insecure = if !verify || !insecure_hosts.is_empty() {
             let cfg = tls::client_config(None, identity.as_ref())?;
-            Some((build_reqwest(cfg.clone(), &proxies, settings)?, Arc::new(cfg)))
+            Some((
+                build_reqwest(cfg.clone(), &proxies, settings)?,
+                Arc::new(cfg),
+            ))
         } else {
             None
         };

@@ -82,7 +82,10 @@ impl HttpClient {
             return Ok(report);
         }
 
-        let bare = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let bare = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let name = ServerName::try_from(bare.clone()).map_err(|e| FetchError::Other {
             url: url.to_string(),
             detail: format!("{host} is not a valid TLS server name: {e}"),

@@ -64,7 +64,10 @@ pub enum FetchError {
 impl FetchError {
     /// Transient failures worth another try (never certificate or TLS failures).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, FetchError::Timeout { .. } | FetchError::Connect { .. })
+        matches!(
+            self,
+            FetchError::Timeout { .. } | FetchError::Connect { .. }
+        )
     }
 }
 
@@ -80,10 +83,9 @@ pub(crate) fn find_cause<'a, T: StdError + 'static>(
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && let Some(inner) = io.get_ref()
+            && let Some(t) = find_cause::<T>(inner)
         {
-            if let Some(t) = find_cause::<T>(inner) {
-                return Some(t);
-            }
+            return Some(t);
         }
         cur = e.source();
     }
@@ -96,9 +98,10 @@ pub(crate) fn from_rustls(host: &str, err: &rustls::Error) -> FetchError {
     let reason = match err {
         rustls::Error::InvalidCertificate(c) => match c {
             C::UnknownIssuer => CertProblem::UnknownIssuer,
-            C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-                CertProblem::Expired
-            }
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => CertProblem::Expired,
             C::NotValidForName | C::NotValidForNameContext { .. } => CertProblem::NotValidForName,
             other => CertProblem::Other(format!("{other:?}")),
         },

@@ -48,13 +48,18 @@ pub fn check_upstream_url(url: &str, allow_non_https: bool) -> Result<Vec<String
         }
     }
     if host.is_empty() {
-        return Err(ConfigError::new(format!("upstream URL {url:?} has no host")));
+        return Err(ConfigError::new(format!(
+            "upstream URL {url:?} has no host"
+        )));
     }
     if is_retired_host(&host) {
         return Err(ConfigError::new(retired_host_message(&host)));
     }
     let mut warnings = Vec::new();
-    if host.trim_end_matches('.').eq_ignore_ascii_case("pypi.python.org") {
+    if host
+        .trim_end_matches('.')
+        .eq_ignore_ascii_case("pypi.python.org")
+    {
         warnings.push(format!(
             "upstream {url} uses the old name pypi.python.org, which only redirects now; \
              use https://pypi.org"
@@ -69,17 +74,27 @@ mod tests {
 
     #[test]
     fn https_upstreams_pass() {
-        assert_eq!(check_upstream_url("https://pypi.org", false).unwrap().len(), 0);
         assert_eq!(
-            check_upstream_url("https://mirror.example:8443/pypi", false).unwrap().len(),
+            check_upstream_url("https://pypi.org", false).unwrap().len(),
+            0
+        );
+        assert_eq!(
+            check_upstream_url("https://mirror.example:8443/pypi", false)
+                .unwrap()
+                .len(),
             0
         );
     }
 
     #[test]
     fn plain_http_needs_opt_in() {
-        let e = check_upstream_url("http://mirror.lan", false).unwrap_err().0;
-        assert!(e.contains("allow-non-https") && e.contains("rewrite"), "{e}");
+        let e = check_upstream_url("http://mirror.lan", false)
+            .unwrap_err()
+            .0;
+        assert!(
+            e.contains("allow-non-https") && e.contains("rewrite"),
+            "{e}"
+        );
         assert!(check_upstream_url("http://mirror.lan", true).is_ok());
         assert!(check_upstream_url("ftp://mirror.lan", true).is_err());
     }
@@ -93,7 +108,10 @@ mod tests {
             "http://b.pypi.python.org.",
         ] {
             let e = check_upstream_url(u, true).unwrap_err().0;
-            assert!(e.contains("PEP 449") && e.contains("https://pypi.org"), "{e}");
+            assert!(
+                e.contains("PEP 449") && e.contains("https://pypi.org"),
+                "{e}"
+            );
         }
         assert!(!is_retired_host("ab.pypi.python.org"));
         assert!(!is_retired_host("pypi.python.org"));

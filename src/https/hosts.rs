@@ -31,11 +31,16 @@ impl HostPattern {
             return Err(bad("looks like a URL"));
         }
         let (host, port) = if let Some(rest) = e.strip_prefix('[') {
-            let (addr, after) = rest.split_once(']').ok_or_else(|| bad("has no closing ']'"))?;
+            let (addr, after) = rest
+                .split_once(']')
+                .ok_or_else(|| bad("has no closing ']'"))?;
             let addr: Ipv6Addr = addr.parse().map_err(|_| bad("is not an IPv6 address"))?;
             let port = match after {
                 "" => None,
-                p => Some(p.strip_prefix(':').ok_or_else(|| bad("has junk after ']'"))?),
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| bad("has junk after ']'"))?,
+                ),
             };
             (format!("[{addr}]"), port)
         } else if e.matches(':').count() > 1 {

@@ -138,7 +138,10 @@ pub fn resolve(
 /// The system file's choice, or `None` when it is absent in PEP 493's sense
 /// (missing or unreadable file, no `[https]`, no `verify`, unknown value).
 /// A syntactically broken file is an error: never a silent downgrade.
-pub fn read_system_file(path: &Path, warnings: &mut Vec<String>) -> Result<Option<bool>, ConfigError> {
+pub fn read_system_file(
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Option<bool>, ConfigError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         // Missing, unreadable, a directory: PEP 493 treats all of these as absent.
@@ -209,13 +212,20 @@ mod tests {
             DecisionSource::PlatformDefault
         );
         let d = decide(Some("0"), false, &missing());
-        assert_eq!((d.verify, d.source), (N, DecisionSource::EnvironmentVariable));
+        assert_eq!(
+            (d.verify, d.source),
+            (N, DecisionSource::EnvironmentVariable)
+        );
         for value in [
             "", "1", "enabled", "foo", " 0", "0 ", "00", "false", "no", "off", "0\n",
         ] {
             let d = decide(Some(value), false, &missing());
             assert_eq!(d.verify, V, "var {value:?}");
-            assert_eq!(d.source, DecisionSource::EnvironmentVariable, "var {value:?}");
+            assert_eq!(
+                d.source,
+                DecisionSource::EnvironmentVariable,
+                "var {value:?}"
+            );
         }
     }
 
@@ -304,7 +314,10 @@ mod tests {
         assert_eq!(decide(Some("1"), false, disable.path()).verify, V);
         assert_eq!(decide(Some("0"), false, enable.path()).verify, N);
         let d = decide(Some(""), false, disable.path());
-        assert_eq!((d.verify, d.source), (V, DecisionSource::EnvironmentVariable));
+        assert_eq!(
+            (d.verify, d.source),
+            (V, DecisionSource::EnvironmentVariable)
+        );
         // A set variable means the file is never read, so even a broken one is fine.
         let broken = file("nonsense\n");
         assert_eq!(decide(Some("1"), false, broken.path()).verify, V);
@@ -341,12 +354,36 @@ mod tests {
                 path: &cfg,
             })
         };
-        let d = resolve(None, &env(None, false), m(VerifySetting::Enable), disable.path()).unwrap();
-        assert_eq!((d.verify, d.source), (V, DecisionSource::MirrorConfig(cfg.clone())));
-        let d = resolve(None, &env(Some("1"), false), m(VerifySetting::Disable), &missing()).unwrap();
+        let d = resolve(
+            None,
+            &env(None, false),
+            m(VerifySetting::Enable),
+            disable.path(),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.verify, d.source),
+            (V, DecisionSource::MirrorConfig(cfg.clone()))
+        );
+        let d = resolve(
+            None,
+            &env(Some("1"), false),
+            m(VerifySetting::Disable),
+            &missing(),
+        )
+        .unwrap();
         assert_eq!(d.verify, V);
-        let d = resolve(None, &env(None, false), m(VerifySetting::Disable), &missing()).unwrap();
-        assert_eq!((d.verify, d.source), (N, DecisionSource::MirrorConfig(cfg.clone())));
+        let d = resolve(
+            None,
+            &env(None, false),
+            m(VerifySetting::Disable),
+            &missing(),
+        )
+        .unwrap();
+        assert_eq!(
+            (d.verify, d.source),
+            (N, DecisionSource::MirrorConfig(cfg.clone()))
+        );
         // platform_default in the mirror config defers to the system file.
         let d = resolve(
             None,
@@ -364,7 +401,10 @@ mod tests {
         // environment (the live-change row is tests/https_env_snapshot.rs).
         let snapshot = env(None, false);
         let later = env(Some("0"), false);
-        assert_eq!(resolve(None, &snapshot, None, &missing()).unwrap().verify, V);
+        assert_eq!(
+            resolve(None, &snapshot, None, &missing()).unwrap().verify,
+            V
+        );
         assert_eq!(resolve(None, &later, None, &missing()).unwrap().verify, N);
     }
 }

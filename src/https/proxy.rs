@@ -77,8 +77,12 @@ mod tests {
 
     #[test]
     fn configured_proxy_wins_over_variables() {
-        let p = from_settings(Some("http://cfg:1"), &env(&[("HTTPS_PROXY", "http://e:2")])).unwrap();
-        assert_eq!(p.described, vec![("[mirror] proxy".into(), "http://cfg:1".into())]);
+        let p =
+            from_settings(Some("http://cfg:1"), &env(&[("HTTPS_PROXY", "http://e:2")])).unwrap();
+        assert_eq!(
+            p.described,
+            vec![("[mirror] proxy".into(), "http://cfg:1".into())]
+        );
     }
 
     #[test]

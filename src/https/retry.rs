@@ -43,7 +43,8 @@ impl RetryPolicy {
             Duration::from_secs(secs)
         } else {
             let when = httpdate::parse_http_date(v).ok()?;
-            when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO)
+            when.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
         };
         Some(wait.min(self.max))
     }
@@ -77,6 +78,9 @@ mod tests {
         assert_eq!(p.retry_after(&past), Some(Duration::ZERO));
         let future = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(10));
         let d = p.retry_after(&future).unwrap();
-        assert!(d <= Duration::from_secs(10) && d >= Duration::from_secs(8), "{d:?}");
+        assert!(
+            d <= Duration::from_secs(10) && d >= Duration::from_secs(8),
+            "{d:?}"
+        );
     }
 }

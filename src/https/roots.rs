@@ -102,7 +102,11 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
                 count,
             });
         }
-        for d in dirs.into_iter().flat_map(|d| d.split(':')).filter(|d| !d.is_empty()) {
+        for d in dirs
+            .into_iter()
+            .flat_map(|d| d.split(':'))
+            .filter(|d| !d.is_empty())
+        {
             let loaded = rustls_native_certs::load_certs_from_paths(None, Some(Path::new(d)));
             if let Some(e) = loaded.errors.first() {
                 return Err(env_file_error("SSL_CERT_DIR", d, &e.to_string()));
@@ -239,8 +243,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("corp.pem");
         std::fs::write(&p, "garbage").unwrap();
-        let e = load(&env(&[]), std::slice::from_ref(&p)).unwrap_err().to_string();
-        assert!(e.contains("corp.pem") && e.contains("no certificate"), "{e}");
+        let e = load(&env(&[]), std::slice::from_ref(&p))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("corp.pem") && e.contains("no certificate"),
+            "{e}"
+        );
         let e = load(&env(&[]), &[dir.path().join("missing.pem")])
             .unwrap_err()
             .to_string();

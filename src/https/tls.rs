@@ -95,8 +95,8 @@ pub fn read_client_identity(path: &Path) -> Result<ClientIdentity, HttpsError> {
     if chain.is_empty() {
         return Err(bad("contains no certificate".into()));
     }
-    let key = PrivateKeyDer::from_pem_slice(&bytes)
-        .map_err(|_| bad("contains no private key".into()))?;
+    let key =
+        PrivateKeyDer::from_pem_slice(&bytes).map_err(|_| bad("contains no private key".into()))?;
     Ok(ClientIdentity { chain, key })
 }
 

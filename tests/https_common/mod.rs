@@ -11,7 +11,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 
 /// Request number (0-based) and request head in; response out.
-pub type Handler = Arc<dyn Fn(usize, &http::request::Parts) -> http::Response<String> + Send + Sync>;
+pub type Handler =
+    Arc<dyn Fn(usize, &http::request::Parts) -> http::Response<String> + Send + Sync>;
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -72,16 +73,18 @@ pub async fn start(
             }
             let (tls, reqs, handler) = (tls.clone(), reqs.clone(), handler.clone());
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let n = reqs.fetch_add(1, Ordering::SeqCst);
-                    let (parts, _) = req.into_parts();
-                    let resp = handler(n, &parts);
-                    async move { Ok::<_, Infallible>(resp) }
-                });
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let n = reqs.fetch_add(1, Ordering::SeqCst);
+                        let (parts, _) = req.into_parts();
+                        let resp = handler(n, &parts);
+                        async move { Ok::<_, Infallible>(resp) }
+                    });
                 let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 match tls {
                     Some(cfg) => {
-                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await else {
+                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await
+                        else {
                             return;
                         };
                         let _ = builder.serve_connection(TokioIo::new(s), svc).await;
