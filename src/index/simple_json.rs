@@ -288,7 +288,8 @@ pub fn parse_root_json(body: &[u8]) -> Result<(Option<u64>, Vec<ListedProject>),
         let name = p.get("name").and_then(Value::as_str).ok_or_else(|| {
             IndexError::malformed(doc, format!("projects[{i}] has no string \"name\""))
         })?;
-        check_name(doc, name)?;
+        // Invalid names are passed on, not fatal: one bad entry must not stop a whole
+        // mirror. The planner rejects them before they could become paths.
         out.push(ListedProject {
             name: name.to_string(),
             serial: p.get("_last-serial").and_then(json_serial).unwrap_or(0),

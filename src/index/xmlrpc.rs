@@ -9,7 +9,6 @@ use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
 use crate::index::model::{ChangelogEntry, ListedProject};
-use crate::index::names::is_valid_name;
 
 mod base64;
 
@@ -500,14 +499,6 @@ fn serial(v: &Value, what: &str) -> Result<u64, XmlRpcError> {
     }
 }
 
-fn checked_name(name: String) -> Result<String, XmlRpcError> {
-    if is_valid_name(&name) {
-        Ok(name)
-    } else {
-        Err(XmlRpcError::InvalidName(name))
-    }
-}
-
 /// `list_packages_with_serial()` → struct {display name: serial}.
 pub fn decode_list_packages_with_serial(v: Value) -> Result<Vec<ListedProject>, XmlRpcError> {
     let Value::Struct(members) = v else {
@@ -518,7 +509,8 @@ pub fn decode_list_packages_with_serial(v: Value) -> Result<Vec<ListedProject>, 
         .map(|(name, s)| {
             Ok(ListedProject {
                 serial: serial(&s, "serial")?,
-                name: checked_name(name)?,
+                // Passed on even when invalid; the planner rejects such names (see simple_json).
+                name,
             })
         })
         .collect()
@@ -566,7 +558,7 @@ pub fn decode_changelog(v: Value) -> Result<Vec<ChangelogEntry>, XmlRpcError> {
                 ));
             };
             Ok(ChangelogEntry {
-                name: checked_name(name.clone())?,
+                name: name.clone(),
                 version,
                 timestamp,
                 action: action.clone(),
