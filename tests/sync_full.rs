@@ -1,0 +1,206 @@
+//! Full and incremental syncs against the fake upstream: every file verified, every
+//! kind of upstream change followed, both api-methods and both metadata sources.
+mod support;
+
+use support::mirror::{TestMirror, temp_files};
+use support::upstream::{
+    FakeUpstream, FileSpec, ProjectSpec, ReleaseSpec, UpstreamOptions,
+};
+use vorpal::config::{ApiMethod, MetadataSource};
+
+async fn populated() -> FakeUpstream {
+    let fake = FakeUpstream::start(UpstreamOptions::default()).await;
+    fake.add_project("Foo.Bar", &["1.0", "1.1"]);
+    fake.add_project("six", &["1.16.0"]);
+    fake.add_project_with(
+        "web_app",
+        ProjectSpec {
+            releases: vec![ReleaseSpec::with_files(
+                "2.0",
+                vec![
+                    FileSpec::wheel().requires_python(">=3.8, <4"),
+                    FileSpec::wheel_tagged("cp311", "cp311", "manylinux2014_x86_64"),
+                    FileSpec::sdist(),
+                ],
+            )],
+        },
+    );
+    fake.yank("six", "1.16.0", Some("broken <build>"));
+    fake
+}
+
+fn package_gets(fake: &FakeUpstream) -> usize {
+    fake.count(|r| r.method == "GET" && r.path.starts_with("/packages/"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn full_sync_mirrors_every_file_with_both_api_methods_and_sources() {
+    let fake = populated().await;
+    for (api, source) in [
+        (ApiMethod::Simple, MetadataSource::Json),
+        (ApiMethod::Xmlrpc, MetadataSource::Json),
+        (ApiMethod::Simple, MetadataSource::Simple),
+        (ApiMethod::Xmlrpc, MetadataSource::Simple),
+    ] {
+        let m = TestMirror::with(&fake, api, source);
+        let report = m.sync().await;
+        assert_eq!(report.updated, 3, "{api:?}/{source:?}");
+        m.assert_matches(&fake);
+        assert_eq!(m.status(), fake.serial(), "{api:?}/{source:?}");
+        assert!(m.web("last-modified").is_file());
+        assert!(temp_files(&m.root()).is_empty());
+        assert!(!m.root().join("todo").exists(), "todo removed after success");
+
+        let root_json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(m.web("simple/index.v1_json")).unwrap())
+                .unwrap();
+        assert_eq!(root_json["meta"]["_last-serial"], fake.serial());
+        let names: Vec<&str> = root_json["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Foo.Bar", "six", "web_app"], "{api:?}/{source:?}");
+        for p in root_json["projects"].as_array().unwrap() {
+            assert!(p["_last-serial"].is_u64());
+        }
+
+        let html = std::fs::read_to_string(m.web("simple/six/index.html")).unwrap();
+        assert!(html.contains("data-yanked=\"broken &lt;build&gt;\""), "{html}");
+        assert_eq!(
+            html,
+            std::fs::read_to_string(m.web("simple/six/index.v1_html")).unwrap()
+        );
+        let page = std::fs::read_to_string(m.web("simple/web-app/index.html")).unwrap();
+        assert!(page.contains("data-requires-python=\"&gt;=3.8, &lt;4\""), "{page}");
+        assert!(page.contains("href=\"../../packages/"), "{page}");
+        assert!(page.contains("data-core-metadata=\"sha256="), "{page}");
+        assert!(page.contains("data-dist-info-metadata=\"sha256="), "{page}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn noop_incremental_fetches_nothing() {
+    let fake = populated().await;
+    let m = TestMirror::new(&fake);
+    m.sync().await;
+    let before = m.snapshot();
+    fake.clear_log();
+    let report = m.sync().await;
+    assert_eq!(report.planned, 0);
+    assert_eq!(package_gets(&fake), 0);
+    assert_eq!(fake.count(|r| r.path.starts_with("/pypi/")), 0);
+    assert_eq!(m.snapshot(), before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn incremental_follows_every_kind_of_change() {
+    for api in [ApiMethod::Simple, ApiMethod::Xmlrpc] {
+        let fake = populated().await;
+        let m = TestMirror::with(&fake, api, MetadataSource::Json);
+        m.sync().await;
+
+        // New release: only its files are downloaded.
+        fake.clear_log();
+        fake.add_release("Foo.Bar", "2.0");
+        let r = m.sync().await;
+        assert_eq!(r.planned, 1, "{api:?}");
+        m.assert_matches(&fake);
+        assert_eq!(package_gets(&fake), 3, "wheel, its .metadata and the sdist");
+
+        // New file in an existing release.
+        fake.add_file("six", "1.16.0", FileSpec::wheel_tagged("py2", "none", "any"));
+        m.sync().await;
+        m.assert_matches(&fake);
+
+        // Unyank, then yank with a reason.
+        fake.unyank("six", "1.16.0");
+        m.sync().await;
+        let html = std::fs::read_to_string(m.web("simple/six/index.html")).unwrap();
+        assert!(!html.contains("data-yanked"), "{html}");
+        fake.yank("Foo.Bar", "1.0", None);
+        m.sync().await;
+        let json: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(m.web("simple/foo-bar/index.v1_json")).unwrap(),
+        )
+        .unwrap();
+        let yanked: Vec<&serde_json::Value> = json["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["filename"].as_str().unwrap().contains("-1.0"))
+            .map(|f| &f["yanked"])
+            .collect();
+        assert!(yanked.iter().all(|y| **y == serde_json::Value::Bool(true)), "{yanked:?}");
+
+        // Removed file and removed release: their files leave the tree.
+        let sdist = fake
+            .expected_files()
+            .into_iter()
+            .find(|f| f.project == "foo-bar" && f.filename.ends_with("1.1.tar.gz"))
+            .unwrap();
+        fake.remove_file("Foo.Bar", &sdist.filename);
+        m.sync().await;
+        m.assert_matches(&fake);
+        assert!(!m.web(&format!("packages/{}", sdist.path_under_packages)).exists());
+        fake.remove_release("Foo.Bar", "1.0");
+        m.sync().await;
+        m.assert_matches(&fake);
+
+        // Removed project: pages and files go; new project arrives.
+        fake.remove_project("web_app");
+        fake.add_project("newcomer", &["0.1"]);
+        m.sync().await;
+        m.assert_matches(&fake);
+        assert!(!m.web("simple/web-app").join("index.html").exists(), "{api:?}");
+        let root = std::fs::read_to_string(m.web("simple/index.html")).unwrap();
+        assert!(!root.contains("web-app/"), "{root}");
+        assert!(root.contains("newcomer/"), "{root}");
+        assert_eq!(m.status(), fake.serial());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quarantined_project_lists_no_files() {
+    let fake = populated().await;
+    let m = TestMirror::new(&fake);
+    m.sync().await;
+    fake.set_status("six", "quarantined", Some("malware report"));
+    m.sync().await;
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(m.web("simple/six/index.v1_json")).unwrap())
+            .unwrap();
+    assert_eq!(json["files"].as_array().unwrap().len(), 0);
+    assert_eq!(json["project-status"]["status"], "quarantined");
+    m.assert_matches(&fake);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn named_projects_sync_without_moving_the_serial() {
+    let fake = populated().await;
+    let m = TestMirror::new(&fake);
+    let mut opts = TestMirror::options();
+    opts.projects = vec!["six".into()];
+    let report = m.try_sync(opts).await.unwrap();
+    assert!(report.succeeded());
+    assert_eq!(report.updated, 1);
+    assert_eq!(m.status(), 0);
+    assert!(m.web("simple/six/index.html").is_file());
+    assert!(!m.web("simple/foo-bar/index.html").exists());
+    let root = std::fs::read_to_string(m.web("simple/index.html")).unwrap();
+    assert!(root.contains("six/"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_api_documents_are_written_when_asked() {
+    let fake = populated().await;
+    let mut m = TestMirror::new(&fake);
+    m.config.mirror.json = true;
+    m.sync().await;
+    for p in ["json/foo-bar", "pypi/foo-bar/json"] {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(m.web(p)).unwrap()).unwrap();
+        assert_eq!(doc["info"]["name"], "Foo.Bar");
+    }
+}
