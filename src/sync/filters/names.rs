@@ -32,7 +32,7 @@ impl Req {
             Some(VersionOrUrl::Url(_)) | None => VersionSpecifiers::empty(),
         };
         Ok(Req {
-            name: normalize(&r.name.to_string()),
+            name: normalize(r.name.as_ref()),
             specifiers,
         })
     }
