@@ -350,6 +350,12 @@ fn filter_sections(path: &Path, root: &Table) -> Result<filters::SectionMap, Con
                     }
                     lines.join("\n")
                 }
+                Value::Table(_) => {
+                    return Err(ConfigError::new(format!(
+                        "{}: [{name}] {key} is a table; quote keys that contain dots, e.g. \"{key}.field\" = [...]",
+                        path.display()
+                    )));
+                }
                 other => {
                     return Err(ConfigError::new(format!(
                         "{}: [{name}] {key} = {other} is not valid; expected a string, number, boolean or list of strings",
@@ -409,6 +415,24 @@ mod tests {
     fn unknown_keys_warn() {
         let c = parse("[mirror]\nworkerz = 3\n[extra]\n").unwrap();
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn filter_sections() {
+        let c = parse(
+            "[plugins]\nenabled = [\"allowlist_project\"]\n[allowlist]\npackages = [\"Foo.Bar\", \"black>=25\"]\n[latest_release]\nkeep = 2\n",
+        )
+        .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.filters.allowlist_packages, vec!["Foo.Bar", "black>=25"]);
+        assert_eq!(c.filters.latest_keep, 2);
+        let e = parse("[regex_release_file_metadata]\nrelease_file.filename = [\"x\"]\n")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("quote keys"), "{e}");
+        let c = parse("[mirror]\nstorage-backend = \"s3\"\n[s3]\nregion_name = \"eu\"\n").unwrap();
+        assert_eq!(c.mirror.storage_backend, StorageBackend::S3);
+        assert_eq!(c.s3.unwrap().region_name.as_deref(), Some("eu"));
     }
 
     #[test]

@@ -26,13 +26,13 @@ mod platform;
 mod prerelease;
 mod regex;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 pub use platform::is_known_platform;
 
 use crate::config::ConfigError;
 use crate::config::filters::{FilterConfig, Plugin, SortBy};
-use crate::index::{Project, normalize};
+use crate::index::{DistFile, Project, normalize};
 
 use metadata::{FileMetadataFilters, ProjectMetadataFilters, ProjectView, RangeRules, RegexRules};
 use names::Req;
@@ -237,21 +237,24 @@ impl Filters {
         let mut flags = keep_file.into_iter();
         project.files.retain(|_| flags.next().unwrap_or(true));
 
-        // Releases that still have files, in upstream order.
-        let mut releases: Vec<String> = Vec::new();
-        for v in project.versions.iter().map(String::as_str).chain(
-            project
-                .files
-                .iter()
-                .map(|f| f.version.as_deref().unwrap_or("")),
-        ) {
-            if !releases.iter().any(|r| r == v)
-                && project
-                    .files
-                    .iter()
-                    .any(|f| f.version.as_deref().unwrap_or("") == v)
-            {
-                releases.push(v.to_string());
+        // Releases that still have files, in upstream order, with the upload time of
+        // each one's first remaining file (what `sort_by = time` compares).
+        let mut first_upload: HashMap<&str, Option<&str>> = HashMap::new();
+        for f in &project.files {
+            first_upload
+                .entry(version_of(f))
+                .or_insert(f.upload_time.as_deref());
+        }
+        let mut releases: Vec<&str> = Vec::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for v in project
+            .versions
+            .iter()
+            .map(String::as_str)
+            .chain(project.files.iter().map(version_of))
+        {
+            if first_upload.contains_key(v) && seen.insert(v) {
+                releases.push(v);
             }
         }
 
@@ -261,26 +264,19 @@ impl Filters {
                 .iter()
                 .map(|v| latest::Candidate {
                     version: v,
-                    first_upload: project
-                        .files
-                        .iter()
-                        .find(|f| f.version.as_deref().unwrap_or("") == v)
-                        .and_then(|f| f.upload_time.as_deref()),
+                    first_upload: first_upload.get(v).copied().flatten(),
                 })
                 .collect();
-            let kept: BTreeSet<String> =
+            let kept: HashSet<&str> =
                 latest::keep(&candidates, n, sort_by, project.info_version.as_deref())
                     .into_iter()
-                    .map(str::to_string)
                     .collect();
             releases.retain(|v| kept.contains(v));
         }
 
-        project.files.retain(|f| {
-            releases
-                .iter()
-                .any(|r| r == f.version.as_deref().unwrap_or(""))
-        });
+        let releases: Vec<String> = releases.into_iter().map(str::to_string).collect();
+        let keep: HashSet<&str> = releases.iter().map(String::as_str).collect();
+        project.files.retain(|f| keep.contains(version_of(f)));
         project.versions = releases.into_iter().filter(|v| !v.is_empty()).collect();
         FilterOutcome::Keep
     }
@@ -308,6 +304,11 @@ impl Filters {
             .as_ref()
             .is_some_and(|p| p.drops(name, version))
     }
+}
+
+/// The release a file belongs to; files of unknown version form the release `""`.
+fn version_of(f: &DistFile) -> &str {
+    f.version.as_deref().unwrap_or("")
 }
 
 #[cfg(test)]
