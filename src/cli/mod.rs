@@ -1,6 +1,7 @@
 //! The command line: global options, one file per command, no logic beyond wiring.
 
 mod https;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the certificate-verification policy and where it came from; optionally test a handshake.
     Https(https::HttpsArgs),
+    /// Serve the mirror over HTTPS (HTTP/1.1 and HTTP/2) to pip, uv and downstream mirrors.
+    Serve(serve::ServeArgs),
 }
 
 /// What every command gets: the parsed globals, the environment snapshot taken at
@@ -136,6 +139,7 @@ pub fn main() -> ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|ctx| match cli.command {
             Command::Https(args) => https::run(&ctx, args),
+            Command::Serve(args) => serve::run(&ctx, args),
         });
     match result {
         Ok(code) => code,
