@@ -135,9 +135,10 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
     }
     if let Some(rest) = path.strip_prefix("/pypi/") {
         let conn = parts.extensions.get::<ConnMeta>().copied();
+        let authority = parts.uri.authority().map(|a| a.as_str());
         return finish(
             head,
-            json_api(&state, &parts.headers, conn, rest, query).await,
+            json_api(&state, &parts.headers, authority, conn, rest, query).await,
         );
     }
     not_found()
@@ -331,7 +332,12 @@ fn page_response(
 }
 
 /// The scheme and host file URLs are rewritten to.
-fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<ConnMeta>) -> String {
+fn base_url(
+    state: &AppState,
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    conn: Option<ConnMeta>,
+) -> String {
     if let Some(url) = &state.public_url {
         return url.trim_end_matches('/').to_string();
     }
@@ -340,9 +346,11 @@ fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<ConnMeta>) -> St
     } else {
         "http"
     };
+    // HTTP/1.1 sends Host; HTTP/2 sends :authority, which hyper puts in the URI.
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
+        .or(authority)
         .filter(|h| {
             !h.is_empty()
                 && h.bytes()
@@ -359,6 +367,7 @@ fn base_url(state: &AppState, headers: &HeaderMap, conn: Option<ConnMeta>) -> St
 async fn json_api(
     state: &AppState,
     headers: &HeaderMap,
+    authority: Option<&str>,
     conn: Option<ConnMeta>,
     rest: &str,
     query: Option<&str>,
@@ -401,11 +410,15 @@ async fn json_api(
     let Some((file, meta)) = found else {
         return not_found();
     };
-    let base = base_url(state, headers, conn);
+    let base = base_url(state, headers, authority, conn);
     let variant = format!("{}\n{}", base, version.as_deref().unwrap_or(""));
     let build = move |bytes: Bytes| -> Page {
-        let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
-            return Page::new(Bytes::new(), None);
+        let mut doc = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!("JSON API document is not valid JSON ({e}); answering 404");
+                return Page::new(Bytes::new(), None);
+            }
         };
         jsonapi::rewrite_urls(&mut doc, &base);
         let serial = doc.get("last_serial").and_then(|s| {
