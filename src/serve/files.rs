@@ -75,10 +75,8 @@ pub fn parse_range(value: &str, len: u64) -> RangeRequest {
     let end = if last.is_empty() {
         u64::MAX
     } else {
-        match last.parse::<u64>() {
-            Ok(e) => e,
-            Err(_) => u64::MAX,
-        }
+        // Beyond u64 means "to the end" as far as any file here is concerned.
+        last.parse::<u64>().unwrap_or(u64::MAX)
     };
     if end < start {
         return RangeRequest::Full;

@@ -114,7 +114,12 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
         );
     }
     if let Some(rest) = path.strip_prefix("/simple") {
-        return finish(head, simple(&state, &parts.headers, rest, query).await);
+        let mut resp = simple(&state, &parts.headers, rest, query).await;
+        // Every simple-API answer varies by Accept, redirects and 404s included, so
+        // no cache hands one client's representation to another.
+        resp.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("Accept"));
+        return finish(head, resp);
     }
     if let Some(rest) = path.strip_prefix("/packages/") {
         return match paths::file_segments(rest) {
