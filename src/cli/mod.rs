@@ -2,6 +2,7 @@
 
 mod https;
 mod sync;
+pub mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,8 @@ pub enum Command {
     /// Mirror the upstream: full on first run, then incremental by serial.
     #[command(visible_alias = "mirror")]
     Sync(sync::SyncArgs),
+    /// Serve the mirror over HTTPS (HTTP/1.1 and HTTP/2) to pip, uv and downstream mirrors.
+    Serve(serve::ServeArgs),
 }
 
 /// What every command gets: the parsed globals, the environment snapshot taken at
@@ -141,6 +144,7 @@ pub fn main() -> ExitCode {
         .and_then(|ctx| match cli.command {
             Command::Https(args) => https::run(&ctx, args),
             Command::Sync(args) => sync::run(&ctx, args),
+            Command::Serve(args) => serve::run(&ctx, args),
         });
     match result {
         Ok(code) => code,
