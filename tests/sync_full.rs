@@ -3,9 +3,7 @@
 mod support;
 
 use support::mirror::{TestMirror, temp_files};
-use support::upstream::{
-    FakeUpstream, FileSpec, ProjectSpec, ReleaseSpec, UpstreamOptions,
-};
+use support::upstream::{FakeUpstream, FileSpec, ProjectSpec, ReleaseSpec, UpstreamOptions};
 use vorpal::config::{ApiMethod, MetadataSource};
 
 async fn populated() -> FakeUpstream {
@@ -49,11 +47,13 @@ async fn full_sync_mirrors_every_file_with_both_api_methods_and_sources() {
         assert_eq!(m.status(), fake.serial(), "{api:?}/{source:?}");
         assert!(m.web("last-modified").is_file());
         assert!(temp_files(&m.root()).is_empty());
-        assert!(!m.root().join("todo").exists(), "todo removed after success");
+        assert!(
+            !m.root().join("todo").exists(),
+            "todo removed after success"
+        );
 
         let root_json: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(m.web("simple/index.v1_json")).unwrap())
-                .unwrap();
+            serde_json::from_slice(&std::fs::read(m.web("simple/index.v1_json")).unwrap()).unwrap();
         assert_eq!(root_json["meta"]["_last-serial"], fake.serial());
         let names: Vec<&str> = root_json["projects"]
             .as_array()
@@ -67,13 +67,19 @@ async fn full_sync_mirrors_every_file_with_both_api_methods_and_sources() {
         }
 
         let html = std::fs::read_to_string(m.web("simple/six/index.html")).unwrap();
-        assert!(html.contains("data-yanked=\"broken &lt;build&gt;\""), "{html}");
+        assert!(
+            html.contains("data-yanked=\"broken &lt;build&gt;\""),
+            "{html}"
+        );
         assert_eq!(
             html,
             std::fs::read_to_string(m.web("simple/six/index.v1_html")).unwrap()
         );
         let page = std::fs::read_to_string(m.web("simple/web-app/index.html")).unwrap();
-        assert!(page.contains("data-requires-python=\"&gt;=3.8, &lt;4\""), "{page}");
+        assert!(
+            page.contains("data-requires-python=\"&gt;=3.8, &lt;4\""),
+            "{page}"
+        );
         assert!(page.contains("href=\"../../packages/"), "{page}");
         assert!(page.contains("data-core-metadata=\"sha256="), "{page}");
         assert!(page.contains("data-dist-info-metadata=\"sha256="), "{page}");
@@ -110,7 +116,11 @@ async fn incremental_follows_every_kind_of_change() {
         assert_eq!(package_gets(&fake), 3, "wheel, its .metadata and the sdist");
 
         // New file in an existing release.
-        fake.add_file("six", "1.16.0", FileSpec::wheel_tagged("py2", "none", "any"));
+        fake.add_file(
+            "six",
+            "1.16.0",
+            FileSpec::wheel_tagged("py2", "none", "any"),
+        );
         m.sync().await;
         m.assert_matches(&fake);
 
@@ -121,10 +131,9 @@ async fn incremental_follows_every_kind_of_change() {
         assert!(!html.contains("data-yanked"), "{html}");
         fake.yank("Foo.Bar", "1.0", None);
         m.sync().await;
-        let json: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(m.web("simple/foo-bar/index.v1_json")).unwrap(),
-        )
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(m.web("simple/foo-bar/index.v1_json")).unwrap())
+                .unwrap();
         let yanked: Vec<&serde_json::Value> = json["files"]
             .as_array()
             .unwrap()
@@ -132,7 +141,10 @@ async fn incremental_follows_every_kind_of_change() {
             .filter(|f| f["filename"].as_str().unwrap().contains("-1.0"))
             .map(|f| &f["yanked"])
             .collect();
-        assert!(yanked.iter().all(|y| **y == serde_json::Value::Bool(true)), "{yanked:?}");
+        assert!(
+            yanked.iter().all(|y| **y == serde_json::Value::Bool(true)),
+            "{yanked:?}"
+        );
 
         // Removed file and removed release: their files leave the tree.
         let sdist = fake
@@ -143,7 +155,10 @@ async fn incremental_follows_every_kind_of_change() {
         fake.remove_file("Foo.Bar", &sdist.filename);
         m.sync().await;
         m.assert_matches(&fake);
-        assert!(!m.web(&format!("packages/{}", sdist.path_under_packages)).exists());
+        assert!(
+            !m.web(&format!("packages/{}", sdist.path_under_packages))
+                .exists()
+        );
         fake.remove_release("Foo.Bar", "1.0");
         m.sync().await;
         m.assert_matches(&fake);
@@ -153,7 +168,10 @@ async fn incremental_follows_every_kind_of_change() {
         fake.add_project("newcomer", &["0.1"]);
         m.sync().await;
         m.assert_matches(&fake);
-        assert!(!m.web("simple/web-app").join("index.html").exists(), "{api:?}");
+        assert!(
+            !m.web("simple/web-app").join("index.html").exists(),
+            "{api:?}"
+        );
         let root = std::fs::read_to_string(m.web("simple/index.html")).unwrap();
         assert!(!root.contains("web-app/"), "{root}");
         assert!(root.contains("newcomer/"), "{root}");
@@ -163,17 +181,27 @@ async fn incremental_follows_every_kind_of_change() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn quarantined_project_lists_no_files() {
-    let fake = populated().await;
-    let m = TestMirror::new(&fake);
-    m.sync().await;
-    fake.set_status("six", "quarantined", Some("malware report"));
-    m.sync().await;
-    let json: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(m.web("simple/six/index.v1_json")).unwrap())
-            .unwrap();
-    assert_eq!(json["files"].as_array().unwrap().len(), 0);
-    assert_eq!(json["project-status"]["status"], "quarantined");
-    m.assert_matches(&fake);
+    for source in [MetadataSource::Simple, MetadataSource::Json] {
+        let fake = populated().await;
+        let m = TestMirror::with(&fake, ApiMethod::Simple, source);
+        m.sync().await;
+        fake.set_status("six", "quarantined", Some("malware report"));
+        m.sync().await;
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(m.web("simple/six/index.v1_json")).unwrap())
+                .unwrap();
+        assert_eq!(json["files"].as_array().unwrap().len(), 0, "{source:?}");
+        if source == MetadataSource::Simple {
+            // PEP 792 status travels on PEP 691 pages; the JSON API does not carry it.
+            assert_eq!(json["project-status"]["status"], "quarantined");
+            let html = std::fs::read_to_string(m.web("simple/six/index.html")).unwrap();
+            assert!(
+                html.contains("pypi:project-status\" content=\"quarantined"),
+                "{html}"
+            );
+        }
+        m.assert_matches(&fake);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,8 +1,8 @@
 //! The command line: global options, one file per command, no logic beyond wiring.
 
 mod https;
-mod sync;
 pub mod serve;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

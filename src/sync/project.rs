@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use url::Url;
 
-use crate::config::CompareMethod;
+use crate::config::{CompareMethod, MetadataSource};
 use crate::index::{self, DistFile, Project, normalize};
 use crate::storage::{Key, StorageError};
 use crate::sync::SyncEnv;
@@ -74,9 +74,7 @@ pub async fn sync_project(
         )));
     }
     project.name = name.to_string();
-    if project.display_name.is_empty() || normalize(&project.display_name) != name {
-        project.display_name = display_hint.unwrap_or(name).to_string();
-    }
+    project.display_name = display_name(env, &project, name, display_hint)?;
     if let Some(filters) = &env.filters
         && let crate::sync::filters::FilterOutcome::SkipProject(reason) =
             filters.filter_project(&mut project)
@@ -203,6 +201,31 @@ pub async fn sync_project(
         delete_key(env, &key).await;
     }
     Ok(JobOutcome::Updated { fetched })
+}
+
+/// The JSON API's `info.name` is authoritative; a PEP 691 page only carries the
+/// normalized name, so the upstream list's spelling (or the one already recorded) wins.
+fn display_name(
+    env: &SyncEnv,
+    project: &Project,
+    name: &str,
+    hint: Option<&str>,
+) -> Result<String, ProjectError> {
+    let usable = |d: &str| !d.is_empty() && normalize(d) == name;
+    if env.cfg.metadata_source == MetadataSource::Json && usable(&project.display_name) {
+        return Ok(project.display_name.clone());
+    }
+    if let Some(h) = hint.filter(|h| usable(h)) {
+        return Ok(h.to_string());
+    }
+    if let Some(known) = env.db.project(name)? {
+        return Ok(known.display_name);
+    }
+    Ok(if usable(&project.display_name) {
+        project.display_name.clone()
+    } else {
+        name.to_string()
+    })
 }
 
 fn entry(project: &Project, version: Option<String>, action: &str, now: i64) -> JournalEntry {

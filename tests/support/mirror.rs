@@ -101,9 +101,15 @@ impl TestMirror {
         let tree = self.snapshot();
         let mut want = BTreeMap::new();
         for f in fake.expected_files() {
-            want.insert(format!("packages/{}", f.path_under_packages), f.sha256.clone());
+            want.insert(
+                format!("packages/{}", f.path_under_packages),
+                f.sha256.clone(),
+            );
             if let Some(m) = &f.metadata_sha256 {
-                want.insert(format!("packages/{}.metadata", f.path_under_packages), m.clone());
+                want.insert(
+                    format!("packages/{}.metadata", f.path_under_packages),
+                    m.clone(),
+                );
             }
         }
         let have: BTreeMap<String, String> = tree
@@ -136,7 +142,11 @@ pub fn snapshot(web: &Path) -> BTreeMap<String, String> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(web).unwrap().to_string_lossy().replace('\\', "/");
+                let rel = p
+                    .strip_prefix(web)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
                 if rel == "last-modified" {
                     continue;
                 }
