@@ -4,5 +4,6 @@
 
 pub mod mirror;
 pub mod tls;
+pub mod tools;
 pub mod upstream;
 pub mod wheel;
