@@ -42,6 +42,14 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         if let Some(crate::https::HttpsError::Config(_)) = cause.downcast_ref() {
             return ExitCode::from(USAGE);
         }
+        // Another instance holds the mirror: a usage problem, nothing was attempted.
+        if let Some(
+            crate::sync::run::SyncError::Config(_)
+            | crate::sync::run::SyncError::State(crate::sync::state::StateError::Locked { .. }),
+        ) = cause.downcast_ref()
+        {
+            return ExitCode::from(USAGE);
+        }
     }
     ExitCode::from(PARTIAL)
 }
