@@ -37,7 +37,8 @@ async fn a_stale_page_is_retried_and_then_accepted() {
     m.sync().await;
     m.assert_matches(&fake);
     assert_eq!(fake.count(|r| r.path == "/pypi/alpha/json"), 2);
-    assert_eq!(fake.count(|r| r.path == "/pypi/beta/json"), 3);
+    // A stripped header (some proxies do that) falls back to the document's own serial.
+    assert_eq!(fake.count(|r| r.path == "/pypi/beta/json"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

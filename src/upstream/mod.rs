@@ -223,26 +223,29 @@ impl Upstream {
             if status != 200 {
                 return Err(UpstreamError::Status { url, status });
             }
-            let serial = last_serial_header(&resp);
+            let header = last_serial_header(&resp);
             // The final URL matters: relative file links resolve against it.
             let page_url = resp.url().clone();
-            match serial {
-                Some(s) if s >= expected => {}
-                _ => {
-                    got = serial.map_or("missing".into(), |s| s.to_string());
-                    continue;
-                }
-            }
             let body = read_body(&url, resp).await?;
             let mut project = match self.metadata_source {
-                MetadataSource::Json => index::jsonapi::parse_jsonapi(&body),
+                MetadataSource::Json => index::jsonapi::parse_jsonapi_at(&body, Some(&page_url)),
                 MetadataSource::Simple => index::simple_json::parse_project_json(&body, &page_url),
             }
             .map_err(|source| UpstreamError::Format {
                 url: url.clone(),
                 source,
             })?;
-            // The header is the authority on freshness; bodies may omit the serial.
+            // The header is the authority on freshness; when a proxy strips it, the
+            // serial the document itself carries stands in for it.
+            let serial = header.or((project.last_serial > 0).then_some(project.last_serial));
+            let fresh = match serial {
+                Some(s) => s >= expected,
+                None => expected == 0,
+            };
+            if !fresh {
+                got = serial.map_or("missing".into(), |s| s.to_string());
+                continue;
+            }
             project.last_serial = project.last_serial.max(serial.unwrap_or(0));
             return Ok(ProjectFetch::Found(Box::new(project)));
         }
