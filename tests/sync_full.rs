@@ -232,3 +232,72 @@ async fn json_api_documents_are_written_when_asked() {
         assert_eq!(doc["info"]["name"], "Foo.Bar");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn layout_options_hash_index_root_uri_formats_and_index_only() {
+    let fake = populated().await;
+
+    let mut hashed = TestMirror::new(&fake);
+    hashed.config.mirror.hash_index = true;
+    hashed.config.mirror.simple_format = vorpal::config::SimpleFormat::Json;
+    hashed.sync().await;
+    assert!(hashed.web("simple/f/foo-bar/index.v1_json").is_file());
+    assert!(!hashed.web("simple/f/foo-bar/index.html").exists());
+    let json = std::fs::read_to_string(hashed.web("simple/f/foo-bar/index.v1_json")).unwrap();
+    assert!(json.contains("\"url\":\"../../../packages/"), "{json}");
+    let root = std::fs::read_to_string(hashed.web("simple/index.v1_json")).unwrap();
+    assert!(root.contains("Foo.Bar"), "{root}");
+
+    let mut absolute = TestMirror::new(&fake);
+    absolute.config.mirror.root_uri = Some("https://mirror.example".into());
+    absolute.sync().await;
+    let html = std::fs::read_to_string(absolute.web("simple/six/index.html")).unwrap();
+    assert!(
+        html.contains("href=\"https://mirror.example/packages/"),
+        "{html}"
+    );
+
+    fake.clear_log();
+    let mut index_only = TestMirror::new(&fake);
+    index_only.config.mirror.release_files = false;
+    index_only.sync().await;
+    assert_eq!(
+        package_gets(&fake),
+        0,
+        "no file fetched with release-files = false"
+    );
+    assert!(!index_only.web("packages").exists());
+    let html = std::fs::read_to_string(index_only.web("simple/six/index.html")).unwrap();
+    assert!(
+        html.contains("href=\"https://files.pythonhosted.org/packages/"),
+        "{html}"
+    );
+    // Links point upstream, where the .metadata files are, so they stay advertised.
+    assert!(html.contains("data-core-metadata"), "{html}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn diff_file_lists_every_path_written() {
+    let fake = populated().await;
+    let mut m = TestMirror::new(&fake);
+    let diff = m.dir.path().join("changed.txt");
+    m.config.mirror.diff_file = Some(diff.clone());
+    m.sync().await;
+    let listed = std::fs::read_to_string(&diff).unwrap();
+    for f in fake.expected_files() {
+        assert!(
+            listed.contains(&f.path_under_packages),
+            "{} missing",
+            f.filename
+        );
+    }
+    assert!(listed.contains("simple/index.html"));
+    fake.add_release("six", "1.17.0");
+    m.sync().await;
+    let listed = std::fs::read_to_string(&diff).unwrap();
+    assert!(listed.contains("six-1.17.0"), "{listed}");
+    assert!(
+        !listed.contains("foo_bar-1.0"),
+        "unchanged files are not listed: {listed}"
+    );
+}
