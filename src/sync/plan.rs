@@ -2,7 +2,7 @@
 //! which are gone. The plan is persisted before any work starts so that a killed run
 //! resumes: the next plan is the union of a fresh diff and what was left pending.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::config::ApiMethod;
 use crate::index::{is_valid_name, normalize};
@@ -55,6 +55,7 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
             }
             plan.display.insert(n, c.name);
         }
+        add_new_allowlisted(env, &mut plan).await?;
     } else {
         let (serial, listed) = env.upstream.list_projects().await?;
         plan.target_serial = serial;
@@ -96,6 +97,38 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
         plan.target_serial = plan.target_serial.max(t);
     }
     Ok(plan)
+}
+
+/// The changelog names only projects that changed upstream, so a name just added to
+/// an allowlist would wait for its next upload. While any allowlisted project is not
+/// mirrored yet, read the full list once and plan those it has.
+async fn add_new_allowlisted(env: &SyncEnv, plan: &mut Plan) -> Result<(), PlanError> {
+    let Some(wanted) = env.filters.as_ref().and_then(|f| f.allowlisted_names()) else {
+        return Ok(());
+    };
+    let local: HashSet<String> = env.db.projects()?.into_iter().map(|p| p.name).collect();
+    let mut missing: BTreeSet<String> = wanted
+        .into_iter()
+        .filter(|n| !local.contains(n) && !plan.projects.contains_key(n) && allowed(env, n))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let (_, listed) = env.upstream.list_projects().await?;
+    for p in listed {
+        if !is_valid_name(&p.name) {
+            continue;
+        }
+        let n = normalize(&p.name);
+        if missing.remove(&n) {
+            plan.projects.insert(n.clone(), p.serial);
+            plan.display.insert(n, p.name);
+        }
+    }
+    for name in missing {
+        tracing::warn!(project = %name, "allowlisted project is not on the upstream; check its spelling");
+    }
+    Ok(())
 }
 
 fn allowed(env: &SyncEnv, name: &str) -> bool {

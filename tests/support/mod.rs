@@ -2,6 +2,7 @@
 //! upstream index. Each integration test uses only part of it.
 #![allow(dead_code)]
 
+pub mod bandersnatch;
 pub mod mirror;
 pub mod tls;
 pub mod tools;
