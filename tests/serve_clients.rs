@@ -19,6 +19,8 @@ use support::tools;
 use support::upstream::{
     ExpectedFile, FakeUpstream, FileSpec, ProjectSpec, ReleaseSpec, UpstreamOptions,
 };
+use vorpal::config::ApiMethod;
+use vorpal::upstream::Upstream;
 
 /// Upper bound for "eventually" (start-up), only so a broken build fails instead of hanging.
 const EVENTUALLY: Duration = Duration::from_secs(60);
@@ -379,6 +381,28 @@ async fn pip_and_uv_install_from_vorpal_serve_through_metadata_files() {
         (Some(u), Some(py)) => Some(uv_install(u, py, &base, &ca_pem, scratch.path()).await),
         _ => None,
     };
+    // The binary answers XML-RPC from the mirror's journal without being asked to.
+    let mut follower = TestMirror {
+        dir: tempfile::tempdir().unwrap(),
+        config: mirror.config.clone(),
+    };
+    follower.config.mirror.master = base.clone();
+    follower.config.mirror.api_method = ApiMethod::Xmlrpc;
+    follower.config.https.ca_bundle = vec![ca_pem.clone()];
+    let rpc = Upstream::new(follower.client(), &follower.config.mirror).unwrap();
+    assert_eq!(rpc.last_serial().await.unwrap(), mirror.status());
+    let (_, listed) = rpc.list_projects().await.unwrap();
+    let mut names: Vec<String> = listed.into_iter().map(|p| p.name).collect();
+    names.sort();
+    assert_eq!(names, ["Big_Two", "app", "big-one", "lib", "util"]);
+    let changes = rpc.changes_since(0).await.unwrap();
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.name == "app" && c.action == "add file app-1.0-py3-none-any.whl"),
+        "{changes:?}"
+    );
+
     let lines = server.stop();
     let log = access_log(&lines);
     assert!(!log.is_empty(), "no access log lines in {lines:#?}");
