@@ -4,8 +4,9 @@
 //! A tree without a database (e.g. written by bandersnatch) still lists its projects
 //! from `web/simple/index.v1_json`, but has no changelog to offer.
 //!
-//! The changelog is cut at the serial of the last completed sync, so a follower never
-//! skips entries that a sync still in progress has not committed yet.
+//! The changelog and the listed serials are cut at the serial of the last completed
+//! sync, so a follower never skips entries that a sync still in progress has not
+//! committed yet.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -131,11 +132,15 @@ impl Inner {
 
     fn list_packages_with_serial(&self) -> Result<Value, Fault> {
         let members = match self.db()? {
-            Some(db) => db
-                .projects()?
-                .into_iter()
-                .map(|p| (p.display_name, int(p.serial)))
-                .collect(),
+            Some(db) => {
+                // Capped like the changelog: a follower takes the highest listed serial
+                // as its own, and must not skip entries a running sync commits later.
+                let upto = completed_serial(&db)?;
+                db.projects()?
+                    .into_iter()
+                    .map(|p| (p.display_name, int(p.serial.min(upto))))
+                    .collect()
+            }
             None => {
                 let root = self.root_index()?;
                 root.get("projects")
@@ -329,9 +334,10 @@ mod tests {
             decode_list_packages_with_serial(call(&h, "list_packages_with_serial", &[]).unwrap())
                 .unwrap();
         let got: Vec<(String, u64)> = list.into_iter().map(|p| (p.name, p.serial)).collect();
+        // Late was committed by an unfinished sync: listed at the completed serial.
         assert_eq!(
             got,
-            [("Foo.Bar".into(), 5), ("Late".into(), 9), ("six".into(), 7)]
+            [("Foo.Bar".into(), 5), ("Late".into(), 7), ("six".into(), 7)]
         );
     }
 
