@@ -154,7 +154,11 @@ fn assert_same_as(a: &TestMirror, b: &TestMirror, label: &str) -> Vec<String> {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     };
-    assert_eq!(packages(&tree_b), packages(&tree_a), "{label}: web/packages");
+    assert_eq!(
+        packages(&tree_b),
+        packages(&tree_a),
+        "{label}: web/packages"
+    );
 
     let pages = |t: &BTreeMap<String, String>| -> Vec<String> {
         t.keys()
@@ -188,7 +192,10 @@ fn assert_same_as(a: &TestMirror, b: &TestMirror, label: &str) -> Vec<String> {
     }
     let root_a = read_json(&a.web("simple/index.v1_json"));
     let root_b = read_json(&b.web("simple/index.v1_json"));
-    assert_eq!(root_b["projects"], root_a["projects"], "{label}: root index");
+    assert_eq!(
+        root_b["projects"], root_a["projects"],
+        "{label}: root index"
+    );
     assert_eq!(b.status(), a.status(), "{label}: status");
     html_differs
 }
@@ -201,7 +208,12 @@ async fn vorpal_mirrors_a_served_vorpal_with_every_api_method_and_source() {
 
     let bs: Vec<(TestMirror, String)> = COMBINATIONS
         .iter()
-        .map(|&(api, source)| (mirror_b(&served, api, source), format!("{api:?}/{source:?}")))
+        .map(|&(api, source)| {
+            (
+                mirror_b(&served, api, source),
+                format!("{api:?}/{source:?}"),
+            )
+        })
         .collect();
     for (b, label) in &bs {
         let report = b.sync().await;
