@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::Context;
 use crate::exit::CommandError;
-use crate::serve::{self, ServeError, ServeOptions, TlsPaths};
+use crate::serve::{self, JournalXmlRpc, ServeError, ServeOptions, TlsPaths};
 
 /// The listen address when neither --listen nor [serve] listen says otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
@@ -47,6 +48,12 @@ pub struct ServeArgs {
     #[arg(long)]
     pub not_acceptable_406: bool,
 
+    /// Do not answer XML-RPC (POST /pypi, /RPC2). By default the mirror answers
+    /// list_packages_with_serial and the changelog calls from its state journal, so
+    /// downstream mirrors can follow it with api-method = xmlrpc.
+    #[arg(long)]
+    pub no_xmlrpc: bool,
+
     /// Seconds allowed for the TLS handshake and each request head.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub header_timeout: f64,
@@ -79,7 +86,10 @@ pub fn options(ctx: &Context, args: &ServeArgs) -> Result<ServeOptions, CommandE
         .directory
         .clone()
         .unwrap_or_else(|| cfg.mirror.directory.clone());
-    let mut opts = ServeOptions::new(directory);
+    let mut opts = ServeOptions::new(directory.clone());
+    if !args.no_xmlrpc {
+        opts.xmlrpc = Some(Arc::new(JournalXmlRpc::new(directory)));
+    }
     opts.listen = if !args.listen.is_empty() {
         args.listen.clone()
     } else if !cfg.serve.listen.is_empty() {

@@ -26,6 +26,7 @@ mod paths;
 mod routes;
 mod server;
 mod tls;
+pub mod xmlrpc;
 
 use std::fmt;
 use std::future::Future;
@@ -41,6 +42,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use tls::TlsPaths;
+pub use xmlrpc::JournalXmlRpc;
 
 /// Answers XML-RPC calls (`POST /pypi`, `POST /RPC2`); the body is the raw request XML,
 /// the `Ok` value the response XML. Without a handler those endpoints answer 501.

@@ -170,7 +170,8 @@ pub async fn sync_project(
 
     let now = chrono::Utc::now().timestamp();
     let mut journal = Vec::new();
-    if env.db.project(name)?.is_none() {
+    let known = env.db.project(name)?;
+    if known.is_none() {
         journal.push(entry(&project, None, "create", now));
     }
     for w in wanted.iter().filter(|w| w.kind == FileKind::Dist) {
@@ -189,6 +190,11 @@ pub async fn sync_project(
                 now,
             ));
         }
+    }
+    // A change without new or removed files (a yank, a status, metadata) still gets
+    // an entry: mirrors that follow this one's changelog must refetch the pages.
+    if journal.is_empty() && known.is_some_and(|k| k.serial < project.last_serial) {
+        journal.push(entry(&project, None, "update", now));
     }
     let record = ProjectRecord {
         name: name.to_string(),
@@ -379,6 +385,9 @@ pub async fn remove_project(env: &SyncEnv, name: &str, serial: u64) -> Result<()
         .db
         .project(name)?
         .map_or_else(|| name.to_string(), |p| p.display_name);
+    // The plan's removal entries carry no serial (0); the run's target is when this
+    // mirror saw the project go, and followers' changelog calls must see it.
+    let serial = env.db.plan_target()?.unwrap_or(0).max(serial);
     let journal = [JournalEntry {
         serial,
         name: display,
