@@ -411,4 +411,22 @@ async fn size_project_metadata_skips_big_projects_unless_allowlisted() {
     assert!(metadata_requests(&fake, "huge") > 0);
     let root = std::fs::read_to_string(m.web("simple/index.html")).unwrap();
     assert!(!root.contains("\"huge/\""), "{root}");
+
+    // The verdict is remembered: an unchanged skipped project is not fetched again.
+    fake.clear_log();
+    let report = m.sync().await;
+    assert_eq!(report.planned, 0, "{report:?}");
+    assert_eq!(metadata_requests(&fake, "huge"), 0);
+
+    // Changed filters judge it again.
+    let mut m = m;
+    m.config = configure(
+        &fake,
+        m.dir.path(),
+        ApiMethod::Simple,
+        "[plugins]\nenabled = size_project_metadata\n\
+         [size_project_metadata]\nmax_package_size = 1M\n",
+    );
+    m.sync().await;
+    assert!(m.web("simple/huge/index.html").is_file());
 }

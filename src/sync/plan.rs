@@ -65,6 +65,12 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
             .into_iter()
             .map(|p| (p.name, p.serial))
             .collect();
+        // The serial each project was last judged at: mirrored, or skipped by a filter.
+        let mut judged = local.clone();
+        for (name, serial) in env.db.filtered()? {
+            let e = judged.entry(name).or_insert(serial);
+            *e = (*e).max(serial);
+        }
         let mut seen = std::collections::HashSet::with_capacity(listed.len());
         for p in listed {
             if !is_valid_name(&p.name) {
@@ -76,7 +82,7 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
             if !allowed(env, &n) {
                 continue;
             }
-            let changed = force_check || local.get(&n).is_none_or(|s| *s < p.serial);
+            let changed = force_check || judged.get(&n).is_none_or(|s| *s < p.serial);
             if changed {
                 plan.projects.insert(n.clone(), p.serial);
             }
@@ -106,7 +112,8 @@ async fn add_new_allowlisted(env: &SyncEnv, plan: &mut Plan) -> Result<(), PlanE
     let Some(wanted) = env.filters.as_ref().and_then(|f| f.allowlisted_names()) else {
         return Ok(());
     };
-    let local: HashSet<String> = env.db.projects()?.into_iter().map(|p| p.name).collect();
+    let mut local: HashSet<String> = env.db.projects()?.into_iter().map(|p| p.name).collect();
+    local.extend(env.db.filtered()?.into_iter().map(|(name, _)| name));
     let mut missing: BTreeSet<String> = wanted
         .into_iter()
         .filter(|n| !local.contains(n) && !plan.projects.contains_key(n) && allowed(env, n))

@@ -79,6 +79,8 @@ pub async fn sync_project(
         && let crate::sync::filters::FilterOutcome::SkipProject(reason) =
             filters.filter_project(&mut project)
     {
+        env.db
+            .mark_filtered(name, project.last_serial.max(expected_serial), &reason)?;
         return Ok(JobOutcome::Skipped(reason));
     }
     if project.status.as_ref().is_some_and(|s| s.is_quarantined()) {

@@ -127,6 +127,7 @@ pub async fn run_sync(
         tracing::info!(leftovers, "removed temp files left by an interrupted run");
     }
     let filters = Some(filters::Filters::from_config(&config.filters)?).filter(|f| f.is_enabled());
+    forget_verdicts_of_changed_filters(&db, &config.filters)?;
     let mut upstream = Upstream::new(client.clone(), &cfg)?;
     if let Some(b) = opts.stale_backoff {
         upstream = upstream.with_stale_backoff(b);
@@ -267,6 +268,22 @@ pub async fn run_sync(
     }
     report.elapsed = env.progress.elapsed();
     Ok(report)
+}
+
+/// Filter verdicts stand only while the filters are the same; when the filter
+/// configuration changes, every skipped project is judged again.
+fn forget_verdicts_of_changed_filters(
+    db: &StateDb,
+    filters: &crate::config::FilterConfig,
+) -> Result<(), SyncError> {
+    use sha2::{Digest, Sha256};
+    const KEY: &str = "filters_fingerprint";
+    let fingerprint = hex::encode(Sha256::digest(format!("{filters:?}").as_bytes()));
+    if db.get_meta(KEY)?.as_deref() != Some(fingerprint.as_str()) {
+        db.clear_filtered()?;
+        db.set_meta(KEY, &fingerprint)?;
+    }
+    Ok(())
 }
 
 /// The root index trio, regenerated from state (never by scanning the tree).

@@ -291,6 +291,8 @@ impl StateDb {
             ])?;
             tx.prepare_cached("DELETE FROM files WHERE project = ?1")?
                 .execute([&record.name])?;
+            tx.prepare_cached("DELETE FROM filtered WHERE name = ?1")?
+                .execute([&record.name])?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT OR REPLACE INTO files (key, project, kind, size, sha256, upload_time)
@@ -330,6 +332,8 @@ impl StateDb {
             tx.prepare_cached("DELETE FROM files WHERE project = ?1")?
                 .execute([name])?;
             tx.prepare_cached("DELETE FROM projects WHERE name = ?1")?
+                .execute([name])?;
+            tx.prepare_cached("DELETE FROM filtered WHERE name = ?1")?
                 .execute([name])?;
             insert_journal(&tx, journal)?;
             tx.commit()?;
@@ -439,6 +443,32 @@ impl StateDb {
             tx.execute("DELETE FROM meta WHERE key = ?1", [META_TARGET_SERIAL])?;
             tx.commit()
         })
+    }
+
+    /// Remember that filters skipped `name` at `serial` (replacing an earlier verdict).
+    pub fn mark_filtered(&self, name: &str, serial: u64, reason: &str) -> Result<(), StateError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO filtered (name, serial, reason) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(name) DO UPDATE SET serial = excluded.serial, reason = excluded.reason",
+            )?
+            .execute(params![name, serial, reason])
+            .map(|_| ())
+        })
+    }
+
+    /// Every project filters skipped, with the serial it was judged at.
+    pub fn filtered(&self) -> Result<Vec<(String, u64)>, StateError> {
+        self.with(|c| {
+            c.prepare_cached("SELECT name, serial FROM filtered ORDER BY name")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Forget every filter verdict (the filters changed: judge again).
+    pub fn clear_filtered(&self) -> Result<(), StateError> {
+        self.with(|c| c.execute("DELETE FROM filtered", []).map(|_| ()))
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<String>, StateError> {

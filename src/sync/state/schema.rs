@@ -44,6 +44,13 @@ const MIGRATIONS: &[&str] = &[
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // 2: projects a filter skipped, with the serial they were judged at, so an
+    // unchanged skipped project is not fetched again on every run.
+    "CREATE TABLE filtered (
+        name TEXT PRIMARY KEY,
+        serial INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );",
 ];
 
 /// The schema version this build writes.
