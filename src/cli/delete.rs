@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::Context;
+use crate::exit::CommandError;
 use crate::https::{HttpClient, HttpsSettings};
 use crate::sync::delete::delete_projects;
 
@@ -26,6 +27,12 @@ pub fn run(ctx: &Context, args: DeleteArgs) -> anyhow::Result<ExitCode> {
     let mut config = ctx.config.clone();
     if let Some(d) = args.directory {
         config.mirror.directory = d;
+    }
+    if let Some(bad) = args.projects.iter().find(|n| !crate::index::is_valid_name(n)) {
+        return Err(CommandError::Usage(format!(
+            "{bad:?} is not a valid project name (letters, digits, '.', '-', '_')"
+        ))
+        .into());
     }
     let settings = HttpsSettings::from_context(ctx)?;
     let report = super::runtime()?.block_on(async {
