@@ -122,7 +122,10 @@ async fn a_bandersnatch_mirror_is_adopted_without_downloading_again() {
         let p = m.web(&format!("packages/{}", f.path_under_packages));
         assert!(p.is_file(), "{p:?}");
         if f.metadata_sha256.is_some() {
-            assert!(p.with_file_name(format!("{}.metadata", f.filename)).is_file());
+            assert!(
+                p.with_file_name(format!("{}.metadata", f.filename))
+                    .is_file()
+            );
         }
     }
     let db = StateDb::open(&root).unwrap();

@@ -48,7 +48,10 @@ async fn delete_removes_everything_a_project_owns() {
     assert_eq!(report.deleted.len(), 1);
     assert!(report.not_found.is_empty());
     for f in &foo_files {
-        assert!(!m.web(&format!("packages/{}", f.path_under_packages)).exists());
+        assert!(
+            !m.web(&format!("packages/{}", f.path_under_packages))
+                .exists()
+        );
         assert!(
             !m.web(&format!("packages/{}.metadata", f.path_under_packages))
                 .exists()
@@ -64,7 +67,10 @@ async fn delete_removes_everything_a_project_owns() {
     }
     assert!(!m.web("simple/foo-bar").exists());
     let root = std::fs::read_to_string(m.web("simple/index.html")).unwrap();
-    assert!(!root.contains("foo-bar/") && root.contains("six/"), "{root}");
+    assert!(
+        !root.contains("foo-bar/") && root.contains("six/"),
+        "{root}"
+    );
     let root_json = std::fs::read_to_string(m.web("simple/index.v1_json")).unwrap();
     assert!(!root_json.contains("Foo.Bar"), "{root_json}");
 

@@ -229,3 +229,38 @@ async fn verify_and_sync_never_overlap() {
         .unwrap_err();
     assert!(err.to_string().contains(".lock"), "{err}");
 }
+
+/// Not a test: makes the mirror bench/verify_bench.sh measures. Syncs
+/// `VORPAL_BENCH_PROJECTS` generated projects (4 files x 5 releases each, about
+/// `VORPAL_BENCH_FILE_KB` KiB per file) into `$VORPAL_BENCH_DIR/mirror` and writes
+/// `$VORPAL_BENCH_DIR/vorpal.toml` pointing at it.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark fixture; run by bench/verify_bench.sh"]
+async fn make_bench_mirror() {
+    let Ok(dir) = std::env::var("VORPAL_BENCH_DIR") else {
+        eprintln!("VORPAL_BENCH_DIR is not set; nothing to do");
+        return;
+    };
+    let var = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let fake = FakeUpstream::start(UpstreamOptions {
+        file_size: var("VORPAL_BENCH_FILE_KB", 32) * 1024,
+        ..UpstreamOptions::default()
+    })
+    .await;
+    fake.generated(var("VORPAL_BENCH_PROJECTS", 100), 4, 5, 7);
+    let dir = PathBuf::from(dir);
+    let mut m = TestMirror::new(&fake);
+    m.config.mirror.directory = dir.join("mirror");
+    m.config.mirror.download_concurrency = 32;
+    m.sync().await;
+    std::fs::write(
+        dir.join("vorpal.toml"),
+        format!("[mirror]\ndirectory = {:?}\n", m.root()),
+    )
+    .unwrap();
+}

@@ -28,7 +28,11 @@ pub fn run(ctx: &Context, args: DeleteArgs) -> anyhow::Result<ExitCode> {
     if let Some(d) = args.directory {
         config.mirror.directory = d;
     }
-    if let Some(bad) = args.projects.iter().find(|n| !crate::index::is_valid_name(n)) {
+    if let Some(bad) = args
+        .projects
+        .iter()
+        .find(|n| !crate::index::is_valid_name(n))
+    {
         return Err(CommandError::Usage(format!(
             "{bad:?} is not a valid project name (letters, digits, '.', '-', '_')"
         ))

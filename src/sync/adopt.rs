@@ -101,7 +101,7 @@ impl Tally {
     fn file_recorded(&self, size: u64) {
         self.bytes.fetch_add(size, Ordering::Relaxed);
         let n = self.files.fetch_add(1, Ordering::Relaxed) + 1;
-        if n % REPORT_EVERY == 0
+        if n.is_multiple_of(REPORT_EVERY)
             && let Ok(mut lap) = self.lap.lock()
         {
             let now = Instant::now();

@@ -356,7 +356,7 @@ async fn check_all(
                 kind,
             }),
         }
-        if report.checked % REPORT_EVERY == 0 {
+        if report.checked.is_multiple_of(REPORT_EVERY) {
             tracing::info!(
                 "verified {}/{total} files; the last {REPORT_EVERY} took {:.1}s",
                 report.checked,
