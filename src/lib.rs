@@ -12,6 +12,7 @@ pub mod serve;
 pub mod storage;
 pub mod sync;
 pub mod upstream;
+pub mod verify;
 
 /// The User-Agent every outgoing request carries (PEP 381 asks mirrors to say who they are).
 pub const USER_AGENT: &str = concat!("vorpal/", env!("CARGO_PKG_VERSION"));

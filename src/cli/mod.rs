@@ -1,8 +1,11 @@
 //! The command line: global options, one file per command, no logic beyond wiring.
 
+mod config;
+mod delete;
 mod https;
 pub mod serve;
 mod sync;
+mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,7 +43,8 @@ pub enum OnOff {
 
 #[derive(Debug, Args, Clone)]
 pub struct GlobalArgs {
-    /// Configuration file (vorpal.toml). Default: ./vorpal.toml, then /etc/vorpal/vorpal.toml.
+    /// Configuration file: vorpal.toml, or a bandersnatch.conf (INI, read with bandersnatch's
+    /// meaning). Default: ./vorpal.toml, then /etc/vorpal/vorpal.toml, then /etc/bandersnatch.conf.
     #[arg(short = 'c', long = "config", global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
@@ -87,6 +91,12 @@ pub enum Command {
     Sync(sync::SyncArgs),
     /// Serve the mirror over HTTPS (HTTP/1.1 and HTTP/2) to pip, uv and downstream mirrors.
     Serve(serve::ServeArgs),
+    /// Check every recorded file's size and sha256; optionally repair, clean up, refresh JSON.
+    Verify(verify::VerifyArgs),
+    /// Remove projects from the mirror: pages, files, JSON and state.
+    Delete(delete::DeleteArgs),
+    /// Configuration tools (convert a bandersnatch.conf to vorpal.toml).
+    Config(config::ConfigArgs),
 }
 
 /// What every command gets: the parsed globals, the environment snapshot taken at
@@ -145,6 +155,9 @@ pub fn main() -> ExitCode {
             Command::Https(args) => https::run(&ctx, args),
             Command::Sync(args) => sync::run(&ctx, args),
             Command::Serve(args) => serve::run(&ctx, args),
+            Command::Verify(args) => verify::run(&ctx, args),
+            Command::Delete(args) => delete::run(&ctx, args),
+            Command::Config(args) => config::run(&ctx, args),
         });
     match result {
         Ok(code) => code,

@@ -219,23 +219,138 @@ pub struct Config {
     pub warnings: Vec<String>,
 }
 
-/// Where vorpal looks for its config when `-c` is not given.
-pub const DEFAULT_CONFIG_PATHS: &[&str] = &["vorpal.toml", "/etc/vorpal/vorpal.toml"];
+/// Where vorpal looks for its config when `-c` is not given: vorpal's own files, then
+/// bandersnatch's, so an existing bandersnatch host works unchanged.
+pub const DEFAULT_CONFIG_PATHS: &[&str] = &[
+    "vorpal.toml",
+    "/etc/vorpal/vorpal.toml",
+    "/etc/bandersnatch.conf",
+];
+
+/// The two file formats `-c` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// `vorpal.toml`.
+    Toml,
+    /// A `bandersnatch.conf` (Python ConfigParser INI).
+    Ini,
+}
+
+/// Which format `path` holds. By extension first: `.toml` is TOML; `.conf`, `.ini`
+/// and `.cfg` are INI. Any other name is TOML if it parses as TOML, else INI if it
+/// parses as INI with a `[mirror]` section (bandersnatch's values such as
+/// `directory = /srv/pypi` are not valid TOML), else TOML (whose error is reported).
+pub fn detect_format(path: &Path, text: &str) -> ConfigFormat {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("toml") => ConfigFormat::Toml,
+        Some("conf" | "ini" | "cfg") => ConfigFormat::Ini,
+        _ if text.parse::<toml::Table>().is_ok() => ConfigFormat::Toml,
+        _ if ini::parse(text).is_ok_and(|d| d.has_section("mirror")) => ConfigFormat::Ini,
+        _ => ConfigFormat::Toml,
+    }
+}
+
+/// Read a `bandersnatch.conf` (INI text already read from `path`) with bandersnatch's meaning.
+pub fn parse_bandersnatch(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let doc = ini::parse(text).map_err(|e| {
+        ConfigError::new(format!(
+            "{}:{}: {}; a bandersnatch.conf is INI: [section] headers and key = value lines",
+            path.display(),
+            e.line,
+            e.message
+        ))
+    })?;
+    let mut map = filters::SectionMap::new();
+    for section in doc.sections() {
+        let options = doc
+            .options(section)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert(section.to_string(), options);
+    }
+    bandersnatch::from_ini_sections(&map, path)
+}
+
+/// Load one file, TOML or INI (see [`detect_format`]).
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(format!(
+            "cannot read config file {}: {e}; pass an existing file with -c PATH",
+            path.display()
+        ))
+    })?;
+    match detect_format(path, &text) {
+        ConfigFormat::Toml => parse_toml(path, &text),
+        ConfigFormat::Ini => parse_bandersnatch(path, &text),
+    }
+}
 
 impl Config {
     /// Load `path`, or the first default path that exists, or the defaults.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         match path {
-            Some(p) => load_toml(p),
+            Some(p) => load_file(p),
             None => {
                 for candidate in DEFAULT_CONFIG_PATHS {
                     let p = Path::new(candidate);
                     if p.is_file() {
-                        return load_toml(p);
+                        return load_file(p);
                     }
                 }
                 Ok(Config::default())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+
+    #[test]
+    fn format_by_extension_then_content() {
+        let ini = "[mirror]\ndirectory = /srv/pypi\n";
+        let toml = "[mirror]\ndirectory = \"/srv/pypi\"\n";
+        assert_eq!(detect_format(Path::new("b.conf"), toml), ConfigFormat::Ini);
+        assert_eq!(detect_format(Path::new("v.toml"), ini), ConfigFormat::Toml);
+        assert_eq!(
+            detect_format(Path::new("mirror-config"), ini),
+            ConfigFormat::Ini
+        );
+        assert_eq!(
+            detect_format(Path::new("mirror-config"), toml),
+            ConfigFormat::Toml
+        );
+        assert_eq!(
+            detect_format(Path::new("junk"), "x = [\n"),
+            ConfigFormat::Toml
+        );
+    }
+
+    #[test]
+    fn ini_syntax_errors_name_file_and_line() {
+        let err = parse_bandersnatch(
+            Path::new("/etc/b.conf"),
+            "[mirror]\ndirectory = /x\nno delimiter here\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("/etc/b.conf:3: "), "{err}");
+    }
+
+    #[test]
+    fn ini_reads_with_bandersnatch_meaning() {
+        let c = parse_bandersnatch(
+            Path::new("b.conf"),
+            "[mirror]\ndirectory = /srv/pypi\nworkers = 5\njson = yes\n",
+        )
+        .unwrap();
+        assert_eq!(c.mirror.directory, PathBuf::from("/srv/pypi"));
+        assert_eq!(c.mirror.workers, 5);
+        assert!(c.mirror.json);
     }
 }

@@ -1,5 +1,7 @@
 //! Sync: plan, project jobs, downloads, state and filters.
 
+pub mod adopt;
+pub mod delete;
 pub mod download;
 pub mod filters;
 pub mod layout;

@@ -89,6 +89,8 @@ pub enum SyncError {
     State(#[from] state::StateError),
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    #[error("adopting the existing mirror failed: {0}")]
+    Adopt(#[from] crate::sync::adopt::AdoptError),
     #[error("planning failed: {0}")]
     Plan(#[from] crate::sync::plan::PlanError),
     #[error("cannot create the mirror directory {path}: {source}")]
@@ -109,42 +111,76 @@ pub async fn run_sync(
     client: HttpClient,
     opts: SyncOptions,
 ) -> Result<SyncReport, SyncError> {
-    let cfg = config.mirror.clone();
-    for w in crate::https::guard::check_upstream_url(&cfg.master, cfg.allow_non_https)? {
-        tracing::warn!("{w}");
-    }
-    let root = cfg.directory.clone();
+    let root = prepare_root(config)?;
+    let lock = MirrorLock::acquire(&root)?;
+    run_sync_locked(config, client, opts, &lock).await
+}
+
+/// Create `<directory>/web`; returns the mirror root.
+pub(crate) fn prepare_root(config: &Config) -> Result<PathBuf, SyncError> {
+    let root = config.mirror.directory.clone();
     std::fs::create_dir_all(root.join("web")).map_err(|source| SyncError::Directory {
         path: root.clone(),
         source,
     })?;
-    let _lock = MirrorLock::acquire(&root)?;
+    Ok(root)
+}
+
+/// Everything a run shares, for a caller holding the mirror lock. Adopts a
+/// bandersnatch tree first when there is one without vorpal state.
+pub(crate) async fn open_env(
+    config: &Config,
+    client: HttpClient,
+    show_progress: bool,
+    stale_backoff: Option<Duration>,
+    _lock: &MirrorLock,
+) -> Result<Arc<SyncEnv>, SyncError> {
+    let cfg = config.mirror.clone();
+    let root = cfg.directory.clone();
     state::check_generation(&root)?;
-    let db = Arc::new(StateDb::open(&root)?);
     let storage: Arc<dyn Storage> = Arc::new(FsStorage::new(root.clone()));
-    let leftovers = storage.cleanup_temp().await?;
-    if leftovers > 0 {
-        tracing::info!(leftovers, "removed temp files left by an interrupted run");
-    }
+    let layout = Layout::new(&cfg);
+    crate::sync::adopt::adopt_if_needed(&root, &storage, &cfg).await?;
+    let db = Arc::new(StateDb::open(&root)?);
     let filters = Some(filters::Filters::from_config(&config.filters)?).filter(|f| f.is_enabled());
     forget_verdicts_of_changed_filters(&db, &config.filters)?;
     let mut upstream = Upstream::new(client.clone(), &cfg)?;
-    if let Some(b) = opts.stale_backoff {
+    if let Some(b) = stale_backoff {
         upstream = upstream.with_stale_backoff(b);
     }
-    let env = Arc::new(SyncEnv {
-        layout: Layout::new(&cfg),
+    Ok(Arc::new(SyncEnv {
+        layout,
         downloads: Semaphore::new(cfg.download_concurrency),
-        progress: Progress::new(opts.show_progress),
+        progress: Progress::new(show_progress),
         written: Mutex::new(Vec::new()),
-        root: root.clone(),
+        root,
         upstream,
         client,
         storage,
         db,
         filters,
         cfg,
-    });
+    }))
+}
+
+/// [`run_sync`] for a caller that already holds the mirror lock (`verify --repair`
+/// runs the project jobs of damaged projects without letting a sync in between).
+pub async fn run_sync_locked(
+    config: &Config,
+    client: HttpClient,
+    opts: SyncOptions,
+    lock: &MirrorLock,
+) -> Result<SyncReport, SyncError> {
+    let cfg = &config.mirror;
+    for w in crate::https::guard::check_upstream_url(&cfg.master, cfg.allow_non_https)? {
+        tracing::warn!("{w}");
+    }
+    let root = cfg.directory.clone();
+    let env = open_env(config, client, opts.show_progress, opts.stale_backoff, lock).await?;
+    let leftovers = env.storage.cleanup_temp().await?;
+    if leftovers > 0 {
+        tracing::info!(leftovers, "removed temp files left by an interrupted run");
+    }
 
     let status = state::read_status(&root)?;
     let mut report = SyncReport {
@@ -287,7 +323,7 @@ fn forget_verdicts_of_changed_filters(
 }
 
 /// The root index trio, regenerated from state (never by scanning the tree).
-async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), SyncError> {
+pub(crate) async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), SyncError> {
     let projects = env.db.projects()?;
     let names: Vec<(String, String)> = projects
         .iter()
