@@ -19,6 +19,9 @@ use crate::sync::state::{self, MirrorLock, StateDb};
 use crate::sync::{SyncEnv, filters};
 use crate::upstream::Upstream;
 
+/// State key saying whether the last run reached its end (`finished`) or not.
+const RUN_MARK: &str = "last_run";
+
 #[derive(Debug, Clone, Default)]
 pub struct SyncOptions {
     /// Sync just these projects (bandersnatch `sync PKG...`); the serial is untouched.
@@ -180,10 +183,15 @@ pub async fn run_sync_locked(
     }
     let root = cfg.directory.clone();
     let env = open_env(config, client, opts.show_progress, opts.stale_backoff, lock).await?;
-    let leftovers = env.storage.cleanup_temp().await?;
-    if leftovers > 0 {
-        tracing::info!(leftovers, "removed temp files left by an interrupted run");
+    // Walking the whole tree for temp files costs minutes on a big mirror, so it is
+    // done only after a run that did not finish (killed, or stopped by an error).
+    if env.db.get_meta(RUN_MARK)?.as_deref() != Some("finished") {
+        let leftovers = env.storage.cleanup_temp().await?;
+        if leftovers > 0 {
+            tracing::info!(leftovers, "removed temp files left by an interrupted run");
+        }
     }
+    env.db.set_meta(RUN_MARK, "running")?;
 
     let status = state::read_status(&root)?;
     let mut report = SyncReport {
@@ -306,6 +314,7 @@ pub async fn run_sync_locked(
         write_diff_file(&env, &path)?;
     }
     report.elapsed = env.progress.elapsed();
+    env.db.set_meta(RUN_MARK, "finished")?;
     Ok(report)
 }
 
