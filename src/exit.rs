@@ -39,6 +39,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         if cause.downcast_ref::<crate::config::ConfigError>().is_some() {
             return ExitCode::from(USAGE);
         }
+        if let Some(crate::https::HttpsError::Config(_)) = cause.downcast_ref() {
+            return ExitCode::from(USAGE);
+        }
     }
     ExitCode::from(PARTIAL)
 }

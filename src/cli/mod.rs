@@ -1,6 +1,7 @@
 //! The command line: global options, one file per command, no logic beyond wiring.
 
 mod https;
+mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -80,6 +81,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show the certificate-verification policy and where it came from; optionally test a handshake.
     Https(https::HttpsArgs),
+    /// Mirror the upstream: full on first run, then incremental by serial.
+    #[command(visible_alias = "mirror")]
+    Sync(sync::SyncArgs),
 }
 
 /// What every command gets: the parsed globals, the environment snapshot taken at
@@ -136,6 +140,7 @@ pub fn main() -> ExitCode {
         .map_err(anyhow::Error::from)
         .and_then(|ctx| match cli.command {
             Command::Https(args) => https::run(&ctx, args),
+            Command::Sync(args) => sync::run(&ctx, args),
         });
     match result {
         Ok(code) => code,

@@ -2,12 +2,15 @@
 //! has one (so `root_uri` and `root-uri` both work: keys are compared with `_` and `-`
 //! folded together). Every key has a default, so a missing file is a valid config.
 
+pub mod bandersnatch;
+pub mod filters;
 pub mod ini;
 mod toml_file;
 
 use std::path::{Path, PathBuf};
 
-pub use toml_file::load_toml;
+pub use filters::FilterConfig;
+pub use toml_file::{load_toml, parse_toml};
 
 /// A configuration problem the user must fix (exit 2). The message names the file,
 /// the key, the bad value and what is allowed.
@@ -52,6 +55,34 @@ pub enum SimpleFormat {
     All,
     Html,
     Json,
+}
+
+/// Where the mirror tree lives (bandersnatch `storage-backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StorageBackend {
+    #[default]
+    Filesystem,
+    /// An S3-compatible bucket, configured by `[s3]`.
+    S3,
+}
+
+impl StorageBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            StorageBackend::Filesystem => "filesystem",
+            StorageBackend::S3 => "s3",
+        }
+    }
+}
+
+/// `[s3]`, bandersnatch's names, for an object-storage backend.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Config {
+    pub region_name: Option<String>,
+    pub aws_access_key_id: Option<String>,
+    pub aws_secret_access_key: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub signature_version: Option<String>,
 }
 
 /// `verify` values of PEP 493's config file, reused by `[https] verify`.
@@ -114,6 +145,7 @@ pub struct MirrorConfig {
     pub stale_retries: u32,
     /// Keep projects that upstream deleted (PEP 381 says delete; this opts out).
     pub keep_deleted: bool,
+    pub storage_backend: StorageBackend,
 }
 
 impl Default for MirrorConfig {
@@ -147,6 +179,7 @@ impl Default for MirrorConfig {
             download_hosts: vec!["files.pythonhosted.org".into()],
             stale_retries: 3,
             keep_deleted: false,
+            storage_backend: StorageBackend::Filesystem,
         }
     }
 }
@@ -178,6 +211,10 @@ pub struct Config {
     pub mirror: MirrorConfig,
     pub https: HttpsConfig,
     pub serve: ServeConfig,
+    /// `[s3]`, when present.
+    pub s3: Option<S3Config>,
+    /// `[plugins]` and the filter sections.
+    pub filters: FilterConfig,
     /// Warnings found while loading (unknown keys, unknown values); logged by the caller.
     pub warnings: Vec<String>,
 }

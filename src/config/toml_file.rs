@@ -236,6 +236,15 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
             .uint("stale-retries", 1, 20)?
             .map_or(d.stale_retries, |v| v as u32),
         keep_deleted: m.bool("keep-deleted")?.unwrap_or(d.keep_deleted),
+        storage_backend: m
+            .choice(
+                "storage-backend",
+                &[
+                    ("filesystem", StorageBackend::Filesystem),
+                    ("s3", StorageBackend::S3),
+                ],
+            )?
+            .unwrap_or_default(),
     };
     cfg.warnings.extend(m.unknown_keys());
     cfg.mirror = mirror;
@@ -275,8 +284,27 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
     };
     cfg.warnings.extend(s.unknown_keys());
 
+    if root.contains_key("s3") {
+        let mut s3 = section(path, &root, "s3")?;
+        cfg.s3 = Some(S3Config {
+            region_name: s3.string("region-name")?,
+            aws_access_key_id: s3.string("aws-access-key-id")?,
+            aws_secret_access_key: s3.string("aws-secret-access-key")?,
+            endpoint_url: s3.string("endpoint-url")?,
+            signature_version: s3.string("signature-version")?,
+        });
+        cfg.warnings.extend(s3.unknown_keys());
+    }
+
+    let (filters, warnings) =
+        filters::FilterConfig::from_sections(&filter_sections(path, &root)?, path)?;
+    cfg.filters = filters;
+    cfg.warnings.extend(warnings);
+
     for key in root.keys() {
-        if !matches!(key.as_str(), "mirror" | "https" | "serve") {
+        if !matches!(key.as_str(), "mirror" | "https" | "serve" | "s3")
+            && !filters::FILTER_SECTIONS.contains(&key.as_str())
+        {
             cfg.warnings.push(format!(
                 "{}: unknown section [{key}] is ignored",
                 path.display()
@@ -284,6 +312,56 @@ pub fn parse_toml(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
     }
     Ok(cfg)
+}
+
+/// The filter sections as plain text values: a list becomes one entry per line, numbers
+/// and booleans their text, so TOML and INI share one filter reader.
+fn filter_sections(path: &Path, root: &Table) -> Result<filters::SectionMap, ConfigError> {
+    let mut out = filters::SectionMap::new();
+    for name in filters::FILTER_SECTIONS {
+        let Some(value) = root.get(*name) else {
+            continue;
+        };
+        let Value::Table(table) = value else {
+            return Err(ConfigError::new(format!(
+                "{}: [{name}] must be a table (a section), not a value",
+                path.display()
+            )));
+        };
+        let mut options = std::collections::BTreeMap::new();
+        for (key, v) in table {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Integer(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Boolean(b) => b.to_string(),
+                Value::Array(items) => {
+                    let mut lines = Vec::with_capacity(items.len());
+                    for item in items {
+                        match item {
+                            Value::String(s) => lines.push(s.clone()),
+                            other => {
+                                return Err(ConfigError::new(format!(
+                                    "{}: [{name}] {key} = {other} is not valid; expected a string or a list of strings",
+                                    path.display()
+                                )));
+                            }
+                        }
+                    }
+                    lines.join("\n")
+                }
+                other => {
+                    return Err(ConfigError::new(format!(
+                        "{}: [{name}] {key} = {other} is not valid; expected a string, number, boolean or list of strings",
+                        path.display()
+                    )));
+                }
+            };
+            options.insert(key.to_ascii_lowercase(), text);
+        }
+        out.insert(name.to_string(), options);
+    }
+    Ok(out)
 }
 
 /// Read and parse a `vorpal.toml`.

@@ -50,7 +50,9 @@ mod tests {
         for ok in ["a", "A1", "foo.bar", "foo_bar-baz", "9"] {
             assert!(is_valid_name(ok), "{ok}");
         }
-        for bad in ["", "-a", "a-", "../x", "a/b", "a b", "é", ".", "a\\b", "a\0"] {
+        for bad in [
+            "", "-a", "a-", "../x", "a/b", "a b", "é", ".", "a\\b", "a\0",
+        ] {
             assert!(!is_valid_name(bad), "{bad:?}");
         }
     }

@@ -1,1 +1,91 @@
-//! Storage of the mirror tree.
+//! Storage of the mirror tree: one object-store-shaped trait, so the filesystem
+//! backend here and an S3 backend later are interchangeable behind `Arc<dyn Storage>`.
+
+mod atomic;
+mod error;
+mod fs;
+mod fs_stream;
+mod key;
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+
+pub use atomic::{TEMP_PREFIX, is_temp_name, write_atomic};
+pub use error::StorageError;
+pub use fs::FsStorage;
+pub use key::Key;
+
+/// Object contents as a stream of chunks (constant memory).
+pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// What `stat` and `list` report about an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectMeta {
+    pub size: u64,
+    pub mtime: Option<SystemTime>,
+}
+
+/// The mirror tree. Every write is atomic: a reader sees the old object or the
+/// complete new one, never a partial one, and temp objects are never listed.
+pub trait Storage: Send + Sync + 'static {
+    /// Store `data` under `key`, replacing any previous object atomically.
+    fn put(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<(), StorageError>>;
+
+    /// Start a streaming write to `key`. Nothing is visible under `key` until
+    /// `commit`; dropping or aborting the writer leaves `key` unchanged.
+    fn writer(&self, key: &Key) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>>;
+
+    /// The whole object, or `None` if absent.
+    fn get(&self, key: &Key) -> BoxFuture<'_, Result<Option<Bytes>, StorageError>>;
+
+    /// Size and modification time, or `None` if absent.
+    fn stat(&self, key: &Key) -> BoxFuture<'_, Result<Option<ObjectMeta>, StorageError>>;
+
+    /// Remove the object; `true` if it existed. Empty directories it leaves behind
+    /// below `web/packages`, `web/simple` and `web/pypi` are removed too.
+    fn delete(&self, key: &Key) -> BoxFuture<'_, Result<bool, StorageError>>;
+
+    /// Stream the object (or `range` of it; the end is clamped to the size, a start
+    /// past the end is an error), or `None` if absent.
+    fn open(
+        &self,
+        key: &Key,
+        range: Option<Range<u64>>,
+    ) -> BoxFuture<'_, Result<Option<ByteStream>, StorageError>>;
+
+    /// Every object below the directory `prefix`, recursively, in no particular
+    /// order; temp objects are skipped. A missing prefix lists nothing.
+    fn list(&self, prefix: &Key) -> BoxStream<'_, Result<(Key, ObjectMeta), StorageError>>;
+
+    /// The object's path on a local filesystem, when there is one (lets the server
+    /// hand files to the kernel).
+    fn local_path(&self, key: &Key) -> Option<PathBuf>;
+
+    /// Remove temp objects left by a crash; returns how many were removed. Run it
+    /// only while holding the mirror lock (a live writer's temp file looks the same).
+    fn cleanup_temp(&self) -> BoxFuture<'_, Result<u64, StorageError>>;
+}
+
+/// A streaming write in progress (see [`Storage::writer`]).
+pub trait StagedWrite: Send {
+    /// Append a chunk.
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>>;
+
+    /// Make the written bytes durable and visible under the key, atomically; set the
+    /// modification time when given (bandersnatch's `stat` compare uses it).
+    fn commit(
+        self: Box<Self>,
+        mtime: Option<SystemTime>,
+    ) -> BoxFuture<'static, Result<(), StorageError>>;
+
+    /// Discard the written bytes; the key is left as it was.
+    fn abort(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -3,3 +3,5 @@
 #![allow(dead_code)]
 
 pub mod tls;
+pub mod upstream;
+pub mod wheel;

@@ -101,7 +101,6 @@ impl TestCa {
     }
 }
 
-
 /// A self-signed server certificate (its own issuer), for "trust the leaf directly".
 pub fn self_signed_leaf(names: &[&str]) -> Leaf {
     let params =

@@ -1,0 +1,1 @@
+//! bandersnatch.conf mapping (in progress).

@@ -1,0 +1,119 @@
+//! Temp-file naming and the blocking write-to-temp + fsync + rename primitive.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use rand::Rng;
+
+/// Every temp file vorpal writes starts with this; the server and listings refuse
+/// such names, and keys cannot contain them.
+pub const TEMP_PREFIX: &str = ".vorpal-tmp.";
+
+/// Most filesystems cap a name at 255 bytes.
+const NAME_MAX: usize = 255;
+
+/// Is `name` (a single path segment) one of vorpal's temp files?
+pub fn is_temp_name(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX)
+}
+
+/// `.vorpal-tmp.<random>.<filename>` beside `target` (same directory, so the final
+/// rename is atomic). The filename part is shortened so the name fits NAME_MAX.
+pub fn temp_path_for(target: &Path) -> PathBuf {
+    let random: u64 = rand::rng().random();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let head = format!("{TEMP_PREFIX}{random:016x}.");
+    let mut tail_len = name.len().min(NAME_MAX - head.len());
+    while !name.is_char_boundary(tail_len) {
+        tail_len -= 1;
+    }
+    target.with_file_name(format!("{head}{}", &name[..tail_len]))
+}
+
+/// Create a fresh temp file beside `target`, creating parent directories. Retries
+/// when a concurrent delete pruned the directory between mkdir and create.
+pub fn create_temp(target: &Path) -> io::Result<(File, PathBuf)> {
+    let dir = target.parent().unwrap_or(Path::new("."));
+    let mut attempts = 0;
+    loop {
+        let tmp = temp_path_for(target);
+        match OpenOptions::new().write(true).create_new(true).open(&tmp) {
+            Ok(f) => return Ok((f, tmp)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && attempts < 5 => {
+                fs::create_dir_all(dir)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 5 => {}
+            Err(e) => return Err(e),
+        }
+        attempts += 1;
+    }
+}
+
+/// Make a finished temp file durable and move it over `target`:
+/// set mtime, fsync the file, rename, fsync the directory.
+pub fn finish_temp(
+    file: File,
+    tmp: &Path,
+    target: &Path,
+    mtime: Option<SystemTime>,
+) -> io::Result<()> {
+    if let Some(t) = mtime {
+        file.set_modified(t)?;
+    }
+    file.sync_all()?;
+    drop(file);
+    fs::rename(tmp, target)?;
+    sync_dir(target.parent().unwrap_or(Path::new(".")))
+}
+
+/// fsync a directory so a rename inside it survives a power cut.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Blocking atomic write of a whole file: readers see the old content or the new,
+/// never a mix, and after return the new content is on disk.
+pub fn write_atomic(target: &Path, data: &[u8]) -> io::Result<()> {
+    let (mut file, tmp) = create_temp(target)?;
+    let result = file
+        .write_all(data)
+        .and_then(|()| finish_temp(file, &tmp, target, None));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_fit_and_are_recognised() {
+        let long = "x".repeat(250) + ".whl";
+        let t = temp_path_for(Path::new("/m/web").join(&long).as_path());
+        let name = t.file_name().unwrap().to_str().unwrap();
+        assert!(name.len() <= NAME_MAX);
+        assert!(is_temp_name(name));
+        assert_eq!(t.parent(), Some(Path::new("/m/web")));
+        let short = temp_path_for(Path::new("/m/foo.whl"));
+        assert!(short.to_str().unwrap().ends_with(".foo.whl"));
+        assert!(!is_temp_name("foo.whl"));
+    }
+
+    #[test]
+    fn write_atomic_replaces_and_leaves_no_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/status");
+        write_atomic(&p, b"1").unwrap();
+        write_atomic(&p, b"22").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"22");
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+}

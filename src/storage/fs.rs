@@ -1,0 +1,367 @@
+//! The filesystem backend: keys are paths below a root directory.
+
+use std::fs;
+use std::io::{self, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
+
+use super::atomic::{create_temp, finish_temp, is_temp_name, write_atomic};
+use super::fs_stream::{read_stream, walk};
+use super::{ByteStream, Key, ObjectMeta, StagedWrite, Storage, StorageError};
+
+/// Write buffer of a streaming writer: large enough that a multi-GB wheel is a few
+/// thousand write calls, small enough for many in flight.
+const WRITE_BUFFER: usize = 256 * 1024;
+
+/// Directories below these are removed by `delete` once empty; these and
+/// everything above them stay.
+const PRUNABLE_UNDER: [&str; 3] = ["web/packages/", "web/simple/", "web/pypi/"];
+
+/// Stores the mirror tree as files below `root`.
+#[derive(Debug, Clone)]
+pub struct FsStorage {
+    root: PathBuf,
+}
+
+impl FsStorage {
+    pub fn new(root: impl Into<PathBuf>) -> FsStorage {
+        FsStorage { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn path(&self, key: &Key) -> PathBuf {
+        self.root.join(key.as_str())
+    }
+}
+
+/// Run blocking filesystem work off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
+    path: &Path,
+    root: &Path,
+) -> Result<T, StorageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err(StorageError::io(
+            "finish work on",
+            path,
+            root,
+            io::Error::other(e),
+        )),
+    }
+}
+
+/// Errors that mean "there is no object here".
+fn is_absent(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory
+    )
+}
+
+impl Storage for FsStorage {
+    fn put(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<(), StorageError>> {
+        let path = self.path(key);
+        Box::pin(async move {
+            let (p, root) = (path.clone(), self.root.clone());
+            blocking(
+                move || {
+                    write_atomic(&p, &data).map_err(|e| StorageError::io("write", &p, &root, e))
+                },
+                &path,
+                &self.root,
+            )
+            .await
+        })
+    }
+
+    fn writer(&self, key: &Key) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>> {
+        let target = self.path(key);
+        Box::pin(async move {
+            let (t, root) = (target.clone(), self.root.clone());
+            let (file, tmp) = blocking(
+                move || {
+                    create_temp(&t)
+                        .map_err(|e| StorageError::io("create a temp file for", &t, &root, e))
+                },
+                &target,
+                &self.root,
+            )
+            .await?;
+            let guard = TempGuard(Some(tmp));
+            let file = BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
+            Ok(Box::new(FsWriter {
+                file,
+                guard,
+                target,
+                root: self.root.clone(),
+            }) as Box<dyn StagedWrite>)
+        })
+    }
+
+    fn get(&self, key: &Key) -> BoxFuture<'_, Result<Option<Bytes>, StorageError>> {
+        let path = self.path(key);
+        Box::pin(async move {
+            match tokio::fs::read(&path).await {
+                Ok(v) => Ok(Some(Bytes::from(v))),
+                Err(e) if is_absent(&e) => Ok(None),
+                Err(e) => Err(StorageError::io("read", &path, &self.root, e)),
+            }
+        })
+    }
+
+    fn stat(&self, key: &Key) -> BoxFuture<'_, Result<Option<ObjectMeta>, StorageError>> {
+        let path = self.path(key);
+        Box::pin(async move {
+            match tokio::fs::metadata(&path).await {
+                Ok(m) if m.is_dir() => Ok(None),
+                Ok(m) => Ok(Some(ObjectMeta {
+                    size: m.len(),
+                    mtime: m.modified().ok(),
+                })),
+                Err(e) if is_absent(&e) => Ok(None),
+                Err(e) => Err(StorageError::io("stat", &path, &self.root, e)),
+            }
+        })
+    }
+
+    fn delete(&self, key: &Key) -> BoxFuture<'_, Result<bool, StorageError>> {
+        let key = key.clone();
+        let path = self.path(&key);
+        Box::pin(async move {
+            let (p, root) = (path.clone(), self.root.clone());
+            blocking(
+                move || match fs::remove_file(&p) {
+                    Ok(()) => {
+                        prune_empty_parents(&root, &key);
+                        Ok(true)
+                    }
+                    Err(e) if is_absent(&e) => Ok(false),
+                    Err(e) => Err(StorageError::io("delete", &p, &root, e)),
+                },
+                &path,
+                &self.root,
+            )
+            .await
+        })
+    }
+
+    fn open(
+        &self,
+        key: &Key,
+        range: Option<Range<u64>>,
+    ) -> BoxFuture<'_, Result<Option<ByteStream>, StorageError>> {
+        let key = key.clone();
+        let path = self.path(&key);
+        Box::pin(async move {
+            let io_err = |op, e| StorageError::io(op, &path, &self.root, e);
+            let mut file = match tokio::fs::File::open(&path).await {
+                Ok(f) => f,
+                Err(e) if is_absent(&e) => return Ok(None),
+                Err(e) => return Err(io_err("open", e)),
+            };
+            let meta = file.metadata().await.map_err(|e| io_err("stat", e))?;
+            if meta.is_dir() {
+                return Ok(None);
+            }
+            let size = meta.len();
+            let (start, end) = match range {
+                None => (0, size),
+                Some(r) if r.start > r.end || r.start > size => {
+                    return Err(StorageError::InvalidRange {
+                        key: key.to_string(),
+                        start: r.start,
+                        end: r.end,
+                        size,
+                    });
+                }
+                Some(r) => (r.start, r.end.min(size)),
+            };
+            if start > 0 {
+                file.seek(SeekFrom::Start(start))
+                    .await
+                    .map_err(|e| io_err("seek in", e))?;
+            }
+            Ok(Some(read_stream(
+                file,
+                end - start,
+                path.clone(),
+                self.root.clone(),
+            )))
+        })
+    }
+
+    fn list(&self, prefix: &Key) -> BoxStream<'_, Result<(Key, ObjectMeta), StorageError>> {
+        walk(self.root.clone(), prefix.clone()).boxed()
+    }
+
+    fn local_path(&self, key: &Key) -> Option<PathBuf> {
+        Some(self.path(key))
+    }
+
+    fn cleanup_temp(&self) -> BoxFuture<'_, Result<u64, StorageError>> {
+        Box::pin(async move {
+            let root = self.root.clone();
+            blocking(move || remove_temp_files(&root), &self.root, &self.root).await
+        })
+    }
+}
+
+/// Removes its temp file when dropped, unless the file was committed.
+struct TempGuard(Option<PathBuf>);
+
+impl TempGuard {
+    /// The file was renamed into place: nothing to remove.
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // Best effort: a leftover is also caught by cleanup_temp.
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+struct FsWriter {
+    file: BufWriter<tokio::fs::File>,
+    guard: TempGuard,
+    target: PathBuf,
+    root: PathBuf,
+}
+
+impl StagedWrite for FsWriter {
+    fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.file
+                .write_all(chunk)
+                .await
+                .map_err(|e| StorageError::io("write", &self.target, &self.root, e))
+        })
+    }
+
+    fn commit(
+        self: Box<Self>,
+        mtime: Option<SystemTime>,
+    ) -> BoxFuture<'static, Result<(), StorageError>> {
+        let FsWriter {
+            mut file,
+            mut guard,
+            target,
+            root,
+        } = *self;
+        Box::pin(async move {
+            let io_err = |e| StorageError::io("write", &target, &root, e);
+            file.flush().await.map_err(io_err)?;
+            let std_file = file.into_inner().into_std().await;
+            let Some(tmp) = guard.0.clone() else {
+                return Err(io_err(io::Error::other("temp file already gone")));
+            };
+            let (t, r) = (target.clone(), root.clone());
+            blocking(
+                move || {
+                    finish_temp(std_file, &tmp, &t, mtime)
+                        .map_err(|e| StorageError::io("move into place", &t, &r, e))
+                },
+                &target,
+                &root,
+            )
+            .await?;
+            guard.disarm();
+            Ok(())
+        })
+    }
+
+    fn abort(self: Box<Self>) -> BoxFuture<'static, ()> {
+        let FsWriter {
+            file, mut guard, ..
+        } = *self;
+        Box::pin(async move {
+            drop(file);
+            if let Some(tmp) = guard.0.take() {
+                let _ = tokio::fs::remove_file(tmp).await;
+            }
+        })
+    }
+}
+
+fn prune_empty_parents(root: &Path, key: &Key) {
+    let mut dir = key.parent();
+    while let Some(d) = dir {
+        let rel = format!("{}/", d.as_str());
+        if !PRUNABLE_UNDER
+            .iter()
+            .any(|p| rel.starts_with(p) && rel.len() > p.len())
+        {
+            break;
+        }
+        match fs::remove_dir(root.join(d.as_str())) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            // Not empty (the usual case), or anything else: stop quietly.
+            Err(_) => break,
+        }
+        dir = d.parent();
+    }
+}
+
+/// Remove temp files below `root/web` and directly in `root` (state-file temps).
+fn remove_temp_files(root: &Path) -> Result<u64, StorageError> {
+    let err = |op, p: &Path, e| StorageError::io(op, p, root, e);
+    let mut removed = 0;
+    let remove = |p: &Path| match fs::remove_file(p) {
+        Ok(()) => Ok(1),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(err("remove leftover temp file", p, e)),
+    };
+    let top = match fs::read_dir(root) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(err("list", root, e)),
+    };
+    for entry in top {
+        let entry = entry.map_err(|e| err("list", root, e))?;
+        if is_temp_name(&entry.file_name().to_string_lossy()) {
+            removed += remove(&entry.path())?;
+        }
+    }
+    let web = root.join("web");
+    let mut stack = match fs::read_dir(&web) {
+        Ok(rd) => vec![(web, rd)],
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(err("list", &web, e)),
+    };
+    // A stack of open directory iterators: memory grows with depth, not width.
+    while let Some((dir, rd)) = stack.last_mut() {
+        let Some(entry) = rd.next() else {
+            stack.pop();
+            continue;
+        };
+        let entry = entry.map_err(|e| err("list", dir, e))?;
+        let path = entry.path();
+        let file_type = entry.file_type().map_err(|e| err("stat", &path, e))?;
+        if is_temp_name(&entry.file_name().to_string_lossy()) && !file_type.is_dir() {
+            removed += remove(&path)?;
+        } else if file_type.is_dir() {
+            match fs::read_dir(&path) {
+                Ok(rd) => stack.push((path, rd)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(err("list", &path, e)),
+            }
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,263 @@
+//! FsStorage against real files in temp directories.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+
+use super::*;
+
+fn key(s: &str) -> Key {
+    Key::new(s).unwrap()
+}
+
+fn setup() -> (tempfile::TempDir, Arc<dyn Storage>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Storage> = Arc::new(FsStorage::new(dir.path()));
+    (dir, store)
+}
+
+/// Every file name below `dir`, recursively, relative to it.
+fn all_names(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn read_all(s: ByteStream) -> Vec<u8> {
+    let chunks: Vec<Bytes> = s.try_collect().await.unwrap();
+    chunks.concat()
+}
+
+#[tokio::test]
+async fn put_get_stat_round_trip() {
+    let (dir, s) = setup();
+    let k = key("web/simple/foo/index.html");
+    assert_eq!(s.get(&k).await.unwrap(), None);
+    assert_eq!(s.stat(&k).await.unwrap(), None);
+    s.put(&k, Bytes::from_static(b"one")).await.unwrap();
+    s.put(&k, Bytes::from_static(b"second")).await.unwrap();
+    assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"second"[..]);
+    assert_eq!(s.stat(&k).await.unwrap().unwrap().size, 6);
+    assert_eq!(
+        s.local_path(&k).unwrap(),
+        dir.path().join("web/simple/foo/index.html")
+    );
+    // A directory is not an object.
+    assert_eq!(s.stat(&key("web/simple/foo")).await.unwrap(), None);
+    assert_eq!(s.get(&key("web/simple/foo")).await.unwrap(), None);
+    assert_eq!(all_names(dir.path()), vec!["web/simple/foo/index.html"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_partial_put() {
+    let (dir, s) = setup();
+    const N: usize = 1 << 20;
+    let k = key("web/packages/aa/bb/big.whl");
+    s.put(&k, Bytes::from(vec![b'A'; N])).await.unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (s, k, done) = (s.clone(), k.clone(), done.clone());
+        tokio::spawn(async move {
+            for i in 0..30 {
+                let byte = if i % 2 == 0 { b'B' } else { b'A' };
+                s.put(&k, Bytes::from(vec![byte; N])).await.unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let path = dir.path().join(k.as_str());
+    let mut reads = 0;
+    while !done.load(Ordering::SeqCst) || reads == 0 {
+        let via_store = s.get(&k).await.unwrap().unwrap();
+        let via_fs = fs::read(&path).unwrap();
+        for data in [&via_store[..], &via_fs[..]] {
+            assert_eq!(data.len(), N);
+            assert!(data.iter().all(|b| *b == data[0]), "mixed content seen");
+        }
+        reads += 1;
+    }
+    writer.await.unwrap();
+    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/big.whl"]);
+}
+
+#[tokio::test]
+async fn staged_write_commit_sets_content_and_mtime() {
+    let (dir, s) = setup();
+    let k = key("web/packages/aa/bb/f.tar.gz");
+    let mut w = s.writer(&k).await.unwrap();
+    w.write(b"hello ").await.unwrap();
+    // Not visible before commit.
+    assert_eq!(s.get(&k).await.unwrap(), None);
+    w.write(b"world").await.unwrap();
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    w.commit(Some(when)).await.unwrap();
+    assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"hello world"[..]);
+    assert_eq!(s.stat(&k).await.unwrap().unwrap().mtime, Some(when));
+    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.tar.gz"]);
+}
+
+#[tokio::test]
+async fn dropped_or_aborted_writer_leaves_target_unchanged() {
+    let (dir, s) = setup();
+    let k = key("web/packages/aa/bb/f.whl");
+    s.put(&k, Bytes::from_static(b"original")).await.unwrap();
+
+    let mut w = s.writer(&k).await.unwrap();
+    w.write(&vec![b'x'; 1 << 20]).await.unwrap();
+    drop(w);
+    assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"original"[..]);
+    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+
+    let mut w = s.writer(&k).await.unwrap();
+    w.write(b"partial").await.unwrap();
+    w.abort().await;
+    assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"original"[..]);
+    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+
+    // A writer for a new key, dropped, leaves no file at all.
+    let k2 = key("web/packages/cc/dd/new.whl");
+    let mut w = s.writer(&k2).await.unwrap();
+    w.write(b"x").await.unwrap();
+    drop(w);
+    assert_eq!(s.stat(&k2).await.unwrap(), None);
+    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+}
+
+#[tokio::test]
+async fn cleanup_temp_removes_leftovers_only() {
+    let (dir, s) = setup();
+    let keep = key("web/packages/aa/bb/f.whl");
+    s.put(&keep, Bytes::from_static(b"keep")).await.unwrap();
+    let root = dir.path();
+    fs::write(root.join("web/packages/aa/bb/.vorpal-tmp.123.f.whl"), b"x").unwrap();
+    fs::create_dir_all(root.join("web/simple/foo")).unwrap();
+    fs::write(root.join("web/simple/foo/.vorpal-tmp.9.index.html"), b"x").unwrap();
+    fs::write(root.join(".vorpal-tmp.5.status"), b"1").unwrap();
+    fs::write(root.join("status"), b"1").unwrap();
+    assert_eq!(s.cleanup_temp().await.unwrap(), 3);
+    assert_eq!(
+        all_names(root),
+        vec!["status".to_string(), "web/packages/aa/bb/f.whl".to_string()]
+    );
+    assert_eq!(s.cleanup_temp().await.unwrap(), 0);
+    // A missing root is nothing to clean.
+    let gone = FsStorage::new(root.join("nope"));
+    assert_eq!(gone.cleanup_temp().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn delete_prunes_empty_dirs_but_not_the_root() {
+    let (dir, s) = setup();
+    let root = dir.path();
+    let a = key("web/packages/aa/bb/cccc/a.whl");
+    let b = key("web/packages/aa/bb/cccc/b.whl");
+    let page = key("web/simple/foo/index.html");
+    let stats = key("web/local-stats/days/x");
+    let top = key("lonely");
+    for k in [&a, &b, &page, &stats, &top] {
+        s.put(k, Bytes::from_static(b"x")).await.unwrap();
+    }
+    assert!(s.delete(&a).await.unwrap());
+    assert!(!s.delete(&a).await.unwrap());
+    assert!(
+        root.join("web/packages/aa/bb/cccc").is_dir(),
+        "sibling keeps its dir"
+    );
+    assert!(s.delete(&b).await.unwrap());
+    assert!(!root.join("web/packages/aa").exists());
+    assert!(root.join("web/packages").is_dir());
+    assert!(s.delete(&page).await.unwrap());
+    assert!(!root.join("web/simple/foo").exists());
+    assert!(root.join("web/simple").is_dir());
+    assert!(s.delete(&stats).await.unwrap());
+    assert!(root.join("web/local-stats/days").is_dir());
+    assert!(s.delete(&top).await.unwrap());
+    assert!(root.is_dir());
+    // Deleting a directory's key is not deleting an object.
+    assert!(!s.delete(&key("web/simple")).await.unwrap());
+    assert!(root.join("web/simple").is_dir());
+}
+
+#[tokio::test]
+async fn open_streams_whole_and_ranges() {
+    let (_dir, s) = setup();
+    let k = key("web/packages/aa/bb/f.whl");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    s.put(&k, Bytes::from(data.clone())).await.unwrap();
+
+    let whole = s.open(&k, None).await.unwrap().unwrap();
+    assert_eq!(read_all(whole).await, data);
+    let mid = s.open(&k, Some(100_000..200_001)).await.unwrap().unwrap();
+    assert_eq!(read_all(mid).await, &data[100_000..200_001]);
+    let clamped = s.open(&k, Some(299_990..400_000)).await.unwrap().unwrap();
+    assert_eq!(read_all(clamped).await, &data[299_990..]);
+    let empty = s.open(&k, Some(300_000..300_000)).await.unwrap().unwrap();
+    assert!(read_all(empty).await.is_empty());
+
+    let err = s.open(&k, Some(300_001..300_002)).await.err().unwrap();
+    assert!(
+        matches!(err, StorageError::InvalidRange { size: 300_000, .. }),
+        "{err}"
+    );
+    #[allow(clippy::reversed_empty_ranges)]
+    let backwards = 5..2;
+    assert!(s.open(&k, Some(backwards)).await.is_err());
+    assert!(s.open(&key("web/nope"), None).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn list_is_recursive_and_skips_temp_files() {
+    let (dir, s) = setup();
+    let root = dir.path();
+    for (k, body) in [
+        ("web/packages/aa/bb/f.whl", "12345"),
+        ("web/packages/aa/cc/g.tar.gz", "1"),
+        ("web/simple/foo/index.html", "page"),
+    ] {
+        s.put(&key(k), Bytes::from(body)).await.unwrap();
+    }
+    fs::write(
+        root.join("web/packages/aa/bb/.vorpal-tmp.1.f.whl"),
+        b"partial",
+    )
+    .unwrap();
+    let listed: BTreeMap<String, u64> = s
+        .list(&key("web/packages"))
+        .map_ok(|(k, m)| (k.as_str().to_string(), m.size))
+        .try_collect()
+        .await
+        .unwrap();
+    let expected: BTreeMap<String, u64> = [
+        ("web/packages/aa/bb/f.whl".to_string(), 5),
+        ("web/packages/aa/cc/g.tar.gz".to_string(), 1),
+    ]
+    .into();
+    assert_eq!(listed, expected);
+    let all: Vec<(Key, ObjectMeta)> = s.list(&key("web")).try_collect().await.unwrap();
+    assert_eq!(all.len(), 3);
+    let none: Vec<(Key, ObjectMeta)> = s.list(&key("web/json")).try_collect().await.unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn storage_is_object_safe_and_shareable() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Arc<dyn Storage>>();
+}

@@ -1,0 +1,383 @@
+//! One project job: fetch its metadata, apply filters, make sure every file is present
+//! and verified, write its pages, then commit it to state. Nothing about a project is
+//! committed unless all of its files landed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
+
+use url::Url;
+
+use crate::config::CompareMethod;
+use crate::index::{self, DistFile, Project, normalize};
+use crate::storage::{Key, StorageError};
+use crate::sync::SyncEnv;
+use crate::sync::download::{self, DownloadError, Expected};
+use crate::sync::layout::{self, PageKind};
+use crate::sync::state::{FileKind, FileRecord, JournalEntry, ProjectRecord, StateError};
+use crate::upstream::{ProjectFetch, UpstreamError};
+
+#[derive(Debug)]
+pub enum JobOutcome {
+    Updated {
+        fetched: u64,
+    },
+    Removed,
+    /// Filtered out: nothing local changed.
+    Skipped(String),
+    /// Upstream deleted it and `keep-deleted` keeps the local copy.
+    Kept,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectError {
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{file}: {source}")]
+    Download { file: String, source: DownloadError },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A file the project needs, with where it goes and what it must hash to.
+struct Wanted {
+    key: Key,
+    url: String,
+    expected: Expected,
+    kind: FileKind,
+    upload_time: Option<String>,
+    filename: String,
+    version: Option<String>,
+}
+
+pub async fn sync_project(
+    env: &SyncEnv,
+    name: &str,
+    expected_serial: u64,
+    display_hint: Option<&str>,
+) -> Result<JobOutcome, ProjectError> {
+    let mut project = match env.upstream.project(name, expected_serial).await? {
+        ProjectFetch::Gone if env.cfg.keep_deleted => return Ok(JobOutcome::Kept),
+        ProjectFetch::Gone => {
+            remove_project(env, name, expected_serial).await?;
+            return Ok(JobOutcome::Removed);
+        }
+        ProjectFetch::Found(p) => *p,
+    };
+    if normalize(&project.name) != name {
+        return Err(ProjectError::Invalid(format!(
+            "upstream answered for project {name:?} with a page for {:?}; refusing to mix them up",
+            project.name
+        )));
+    }
+    project.name = name.to_string();
+    if project.display_name.is_empty() || normalize(&project.display_name) != name {
+        project.display_name = display_hint.unwrap_or(name).to_string();
+    }
+    if let Some(filters) = &env.filters
+        && let crate::sync::filters::FilterOutcome::SkipProject(reason) =
+            filters.filter_project(&mut project)
+    {
+        return Ok(JobOutcome::Skipped(reason));
+    }
+    if project.status.as_ref().is_some_and(|s| s.is_quarantined()) {
+        project.files.clear();
+    }
+
+    let upstream_base = env.upstream.base().clone();
+    let mut wanted = Vec::new();
+    let mut keys_by_filename: HashMap<String, Key> = HashMap::new();
+    for file in &mut project.files {
+        let (key, url) = file_location(file, &upstream_base, &env.cfg.download_hosts)?;
+        let sha256 = file.sha256().map(str::to_ascii_lowercase).ok_or_else(|| {
+            ProjectError::Invalid(format!(
+                "{}: upstream lists no sha256 for {}; it cannot be verified, so it is not mirrored",
+                name, file.filename
+            ))
+        })?;
+        keys_by_filename.insert(file.filename.clone(), key.clone());
+        if !env.cfg.release_files {
+            continue;
+        }
+        let metadata_sha = file
+            .core_metadata
+            .as_ref()
+            .and_then(|m| m.hashes.get("sha256").cloned());
+        match (env.cfg.core_metadata, metadata_sha) {
+            (true, Some(sha)) => wanted.push(Wanted {
+                key: Key::new(format!("{}.metadata", key.as_str()))?,
+                url: format!("{url}.metadata"),
+                expected: Expected {
+                    sha256: sha.to_ascii_lowercase(),
+                    size: None,
+                    blake2b_256: None,
+                },
+                kind: FileKind::Metadata,
+                upload_time: file.upload_time.clone(),
+                filename: format!("{}.metadata", file.filename),
+                version: file.version.clone(),
+            }),
+            // Never advertise a .metadata file we do not serve: pip treats a
+            // missing one as fatal. One without a hash cannot be verified.
+            _ => file.core_metadata = None,
+        }
+        wanted.push(Wanted {
+            expected: Expected {
+                sha256,
+                size: file.size,
+                blake2b_256: layout::blake2b_from_path(&key),
+            },
+            key,
+            url,
+            kind: FileKind::Dist,
+            upload_time: file.upload_time.clone(),
+            filename: file.filename.clone(),
+            version: file.version.clone(),
+        });
+    }
+
+    let before: BTreeMap<String, FileRecord> = env
+        .db
+        .files_of(name)?
+        .into_iter()
+        .map(|r| (r.key.clone(), r))
+        .collect();
+    let results = futures::future::join_all(
+        wanted
+            .iter()
+            .map(|w| ensure_file(env, w, before.get(w.key.as_str()))),
+    )
+    .await;
+    let mut records = Vec::with_capacity(wanted.len());
+    let mut fetched = 0;
+    for (w, result) in wanted.iter().zip(results) {
+        match result {
+            Ok((record, was_fetched)) => {
+                fetched += u64::from(was_fetched);
+                records.push(record);
+            }
+            Err(source) => {
+                return Err(ProjectError::Download {
+                    file: w.filename.clone(),
+                    source,
+                });
+            }
+        }
+    }
+
+    write_pages(env, &project, &keys_by_filename).await?;
+
+    let now = chrono::Utc::now().timestamp();
+    let mut journal = Vec::new();
+    if env.db.project(name)?.is_none() {
+        journal.push(entry(&project, None, "create", now));
+    }
+    for w in wanted.iter().filter(|w| w.kind == FileKind::Dist) {
+        if !before.contains_key(w.key.as_str()) {
+            let action = format!("add file {}", w.filename);
+            journal.push(entry(&project, w.version.clone(), &action, now));
+        }
+    }
+    for old in before.values().filter(|r| r.kind == FileKind::Dist) {
+        if !records.iter().any(|r| r.key == old.key) {
+            let filename = old.key.rsplit('/').next().unwrap_or(&old.key);
+            journal.push(entry(
+                &project,
+                None,
+                &format!("remove file {filename}"),
+                now,
+            ));
+        }
+    }
+    let record = ProjectRecord {
+        name: name.to_string(),
+        display_name: project.display_name.clone(),
+        serial: project.last_serial.max(expected_serial),
+        status: project.status.as_ref().map(|s| s.status.clone()),
+    };
+    let dropped = env.db.commit_project(&record, &records, &journal)?;
+    for key in dropped {
+        delete_key(env, &key).await;
+    }
+    Ok(JobOutcome::Updated { fetched })
+}
+
+fn entry(project: &Project, version: Option<String>, action: &str, now: i64) -> JournalEntry {
+    JournalEntry {
+        serial: project.last_serial,
+        name: project.display_name.clone(),
+        version,
+        action: action.to_string(),
+        timestamp: now,
+    }
+}
+
+/// The validated storage key and absolute URL of a listed file.
+fn file_location(
+    file: &DistFile,
+    upstream: &Url,
+    download_hosts: &[String],
+) -> Result<(Key, String), ProjectError> {
+    let url = upstream.join(&file.url).map_err(|e| {
+        ProjectError::Invalid(format!(
+            "{}: bad file URL {:?}: {e}",
+            file.filename, file.url
+        ))
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(ProjectError::Invalid(format!(
+            "{}: file URL {url} is not http(s)",
+            file.filename
+        )));
+    }
+    if !layout::allowed_file_host(&url, upstream, download_hosts) {
+        return Err(ProjectError::Invalid(format!(
+            "{}: file URL {url} is on a host that is neither the upstream nor a configured \
+             download host; add it to [mirror] download-hosts if it is trusted",
+            file.filename
+        )));
+    }
+    let key = Key::from_url_path(url.path(), &file.filename).map_err(|e| {
+        ProjectError::Invalid(format!("{}: unsafe file URL {url}: {e}", file.filename))
+    })?;
+    let mut clean = url.clone();
+    clean.set_fragment(None);
+    Ok((key, clean.to_string()))
+}
+
+fn parse_upload_time(t: &str) -> Option<SystemTime> {
+    let dt = chrono::DateTime::parse_from_rfc3339(t).ok()?;
+    let secs = u64::try_from(dt.timestamp()).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::new(secs, dt.timestamp_subsec_nanos()))
+}
+
+/// Make sure `w` is present and correct; returns its record and whether it was fetched.
+async fn ensure_file(
+    env: &SyncEnv,
+    w: &Wanted,
+    known: Option<&FileRecord>,
+) -> Result<(FileRecord, bool), DownloadError> {
+    let storage = env.storage.as_ref();
+    let mtime = w.upload_time.as_deref().and_then(parse_upload_time);
+    let record = |size: u64| FileRecord {
+        key: w.key.as_str().to_string(),
+        project: String::new(),
+        kind: w.kind,
+        size,
+        sha256: w.expected.sha256.clone(),
+        upload_time: w.upload_time.clone(),
+    };
+    let stat = storage.stat(&w.key).await?;
+    if let Some(meta) = &stat {
+        // The inventory already vouches for these bytes: no need to read them again.
+        if let Some(k) = known
+            && k.sha256.eq_ignore_ascii_case(&w.expected.sha256)
+            && k.size == meta.size
+        {
+            return Ok((record(meta.size), false));
+        }
+        let size_ok = w.expected.size.is_none_or(|s| s == meta.size);
+        if env.cfg.compare_method == CompareMethod::Stat
+            && size_ok
+            && mtime.is_some()
+            && meta.mtime == mtime
+        {
+            return Ok((record(meta.size), false));
+        }
+        // Present but unknown (an adopted tree, or a crash before commit): hash it.
+        if size_ok
+            && let Some((sha, size)) = download::hash_stored(storage, &w.key).await?
+            && sha.eq_ignore_ascii_case(&w.expected.sha256)
+        {
+            return Ok((record(size), false));
+        }
+    }
+    let _permit = env.downloads.acquire().await;
+    let size = download::download_verified(
+        &env.client,
+        storage,
+        &w.key,
+        &w.url,
+        &w.expected,
+        mtime,
+        &env.progress,
+    )
+    .await?;
+    env.progress.file_done();
+    env.note_written(&w.key);
+    Ok((record(size), true))
+}
+
+/// Write the project's pages (and JSON API documents), after its files.
+async fn write_pages(
+    env: &SyncEnv,
+    project: &Project,
+    keys: &HashMap<String, Key>,
+) -> Result<(), ProjectError> {
+    let href = |f: &DistFile| {
+        keys.get(&f.filename)
+            .map(|k| env.layout.file_href(k))
+            .unwrap_or_else(|| f.url.clone())
+    };
+    let html = index::simple_html::render_project_html(project, &href);
+    let json = index::simple_json::render_project_json(project, &href);
+    for (key, kind) in env.layout.project_pages(&project.name)? {
+        let body = match kind {
+            PageKind::Html => html.clone(),
+            PageKind::Json => json.clone(),
+        };
+        env.storage.put(&key, body.into()).await?;
+        env.note_written(&key);
+    }
+    if env.cfg.json {
+        let api_url = |f: &DistFile| match (&env.layout.root_uri, keys.get(&f.filename)) {
+            (Some(_), Some(k)) => env.layout.file_href(k),
+            _ => f.url.clone(),
+        };
+        let doc = index::jsonapi::render_jsonapi(project, &api_url);
+        for key in layout::json_api_keys(&project.name)? {
+            env.storage.put(&key, doc.clone().into()).await?;
+            env.note_written(&key);
+        }
+    }
+    Ok(())
+}
+
+/// Remove a project upstream deleted: pages first (clients stop seeing it), then state,
+/// then its files.
+pub async fn remove_project(env: &SyncEnv, name: &str, serial: u64) -> Result<(), ProjectError> {
+    for key in env.layout.all_project_keys(name)? {
+        env.storage.delete(&key).await?;
+    }
+    let display = env
+        .db
+        .project(name)?
+        .map_or_else(|| name.to_string(), |p| p.display_name);
+    let journal = [JournalEntry {
+        serial,
+        name: display,
+        version: None,
+        action: "remove project".into(),
+        timestamp: chrono::Utc::now().timestamp(),
+    }];
+    for key in env.db.remove_project(name, &journal)? {
+        delete_key(env, &key).await;
+    }
+    Ok(())
+}
+
+/// Delete a file nothing references any more. A failure leaves an orphan that
+/// `vorpal verify --delete` removes later, never a dangling reference.
+async fn delete_key(env: &SyncEnv, key: &str) {
+    match Key::new(key) {
+        Ok(k) => {
+            if let Err(e) = env.storage.delete(&k).await {
+                tracing::warn!(key, "could not delete unreferenced file: {e}");
+            }
+        }
+        Err(e) => tracing::warn!(key, "state names an invalid path: {e}"),
+    }
+}

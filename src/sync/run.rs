@@ -1,0 +1,327 @@
+//! One sync run from start to finish: lock, plan, project jobs, root index, serial.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::https::HttpClient;
+use crate::index::{self, normalize};
+use crate::storage::{FsStorage, Key, Storage};
+use crate::sync::layout::{Layout, ROOT_PAGES};
+use crate::sync::plan::make_plan;
+use crate::sync::progress::Progress;
+use crate::sync::project::{JobOutcome, sync_project};
+use crate::sync::state::{self, MirrorLock, StateDb};
+use crate::sync::{SyncEnv, filters};
+use crate::upstream::Upstream;
+
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Sync just these projects (bandersnatch `sync PKG...`); the serial is untouched.
+    pub projects: Vec<String>,
+    /// Compare every project, not just those whose serial moved.
+    pub force_check: bool,
+    /// With `projects`: do not rewrite the root index.
+    pub skip_simple_root: bool,
+    pub show_progress: bool,
+    /// Override the stale-serial backoff (1 s by default).
+    pub stale_backoff: Option<Duration>,
+}
+
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub planned: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub skipped: usize,
+    pub failed: Vec<(String, String)>,
+    pub rejected_names: Vec<String>,
+    pub files_fetched: u64,
+    pub bytes_fetched: u64,
+    pub elapsed: Duration,
+    pub serial_before: u64,
+    pub serial_after: u64,
+}
+
+impl SyncReport {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_empty()
+    }
+
+    pub fn summary(&self) -> String {
+        let secs = self.elapsed.as_secs_f64();
+        format!(
+            "{} projects planned: {} updated, {} removed, {} filtered, {} failed; {} files, {} in {:.1}s; serial {} -> {}",
+            self.planned,
+            self.updated,
+            self.removed,
+            self.skipped,
+            self.failed.len(),
+            self.files_fetched,
+            human_bytes(self.bytes_fetched),
+            secs,
+            self.serial_before,
+            self.serial_after
+        )
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    State(#[from] state::StateError),
+    #[error(transparent)]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("planning failed: {0}")]
+    Plan(#[from] crate::sync::plan::PlanError),
+    #[error("cannot create the mirror directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the diff file {path}: {source}")]
+    DiffFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Run a sync as configured. The caller maps the report to an exit code.
+pub async fn run_sync(
+    config: &Config,
+    client: HttpClient,
+    opts: SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let cfg = config.mirror.clone();
+    for w in crate::https::guard::check_upstream_url(&cfg.master, cfg.allow_non_https)? {
+        tracing::warn!("{w}");
+    }
+    let root = cfg.directory.clone();
+    std::fs::create_dir_all(root.join("web")).map_err(|source| SyncError::Directory {
+        path: root.clone(),
+        source,
+    })?;
+    let _lock = MirrorLock::acquire(&root)?;
+    state::check_generation(&root)?;
+    let db = Arc::new(StateDb::open(&root)?);
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage::new(root.clone()));
+    let leftovers = storage.cleanup_temp().await?;
+    if leftovers > 0 {
+        tracing::info!(leftovers, "removed temp files left by an interrupted run");
+    }
+    let filters = Some(filters::Filters::from_config(&config.filters)?).filter(|f| f.is_enabled());
+    let mut upstream = Upstream::new(client.clone(), &cfg)?;
+    if let Some(b) = opts.stale_backoff {
+        upstream = upstream.with_stale_backoff(b);
+    }
+    let env = Arc::new(SyncEnv {
+        layout: Layout::new(&cfg),
+        downloads: Semaphore::new(cfg.download_concurrency),
+        progress: Progress::new(opts.show_progress),
+        written: Mutex::new(Vec::new()),
+        root: root.clone(),
+        upstream,
+        client,
+        storage,
+        db,
+        filters,
+        cfg,
+    });
+
+    let status = state::read_status(&root)?;
+    let mut report = SyncReport {
+        serial_before: status,
+        serial_after: status,
+        ..SyncReport::default()
+    };
+    let targeted = !opts.projects.is_empty();
+    let (work, display, target) = if targeted {
+        let mut work = Vec::new();
+        for name in &opts.projects {
+            if !index::is_valid_name(name) {
+                return Err(crate::config::ConfigError::new(format!(
+                    "{name:?} is not a valid project name"
+                ))
+                .into());
+            }
+            work.push((normalize(name), 0u64));
+        }
+        (work, Default::default(), status)
+    } else {
+        let plan = make_plan(
+            &env,
+            if opts.force_check { 0 } else { status },
+            opts.force_check,
+        )
+        .await?;
+        for name in &plan.rejected {
+            tracing::warn!(name, "upstream lists an invalid project name; ignored");
+        }
+        report.rejected_names = plan.rejected.clone();
+        let work: Vec<(String, u64)> = plan.projects.into_iter().collect();
+        env.db.save_plan(plan.target_serial, &work)?;
+        state::write_todo(
+            &root,
+            &state::Todo {
+                target_serial: plan.target_serial,
+                projects: work.clone(),
+            },
+        )?;
+        (work, plan.display, plan.target_serial)
+    };
+    report.planned = work.len();
+    env.progress.set_total(work.len() as u64);
+    let ticker = env.progress.spawn_log_ticker(Duration::from_secs(10));
+    tracing::info!(projects = work.len(), target, "sync started");
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let display = Arc::new(display);
+    let mut results = futures::stream::iter(work)
+        .map(|(name, serial)| {
+            let env = env.clone();
+            let stop = stop.clone();
+            let display = display.clone();
+            async move {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return (name, None);
+                }
+                let hint = display.get(&name).map(String::as_str);
+                let r = sync_project(&env, &name, serial, hint).await;
+                (name, Some(r))
+            }
+        })
+        .buffer_unordered(env.cfg.workers);
+    while let Some((name, result)) = results.next().await {
+        let Some(result) = result else { continue };
+        match result {
+            Ok(outcome) => {
+                match outcome {
+                    JobOutcome::Updated { fetched } => {
+                        report.updated += 1;
+                        report.files_fetched += fetched;
+                    }
+                    JobOutcome::Removed => report.removed += 1,
+                    JobOutcome::Skipped(reason) => {
+                        tracing::debug!(project = %name, reason, "filtered out");
+                        report.skipped += 1;
+                    }
+                    JobOutcome::Kept => {}
+                }
+                if !targeted {
+                    env.db.mark_planned_done(&name)?;
+                }
+                env.progress.project_done(false);
+            }
+            Err(e) => {
+                tracing::error!(project = %name, "{e}");
+                report.failed.push((name, e.to_string()));
+                env.progress.project_done(true);
+                if env.cfg.stop_on_error {
+                    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+    }
+    drop(results);
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    env.progress.finish();
+    report.bytes_fetched = env.progress.bytes();
+
+    let ok = report.failed.is_empty() && !stop.load(std::sync::atomic::Ordering::Relaxed);
+    let new_serial = if ok && !targeted { target } else { status };
+    if !(targeted && opts.skip_simple_root) {
+        write_root_index(&env, new_serial).await?;
+    }
+    if ok && !targeted {
+        state::write_status(&root, target)?;
+        env.db.set_meta("last_serial", &target.to_string())?;
+        env.db.clear_plan()?;
+        state::delete_todo(&root)?;
+        report.serial_after = target;
+    }
+    if ok {
+        write_last_modified(&env).await?;
+    }
+    let diff_file = env.cfg.diff_file.clone();
+    if let Some(path) = diff_file {
+        write_diff_file(&env, &path)?;
+    }
+    report.elapsed = env.progress.elapsed();
+    Ok(report)
+}
+
+/// The root index trio, regenerated from state (never by scanning the tree).
+async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), SyncError> {
+    let projects = env.db.projects()?;
+    let names: Vec<(String, String)> = projects
+        .iter()
+        .map(|p| (p.name.clone(), p.display_name.clone()))
+        .collect();
+    let serials: Vec<(String, u64)> = projects
+        .iter()
+        .map(|p| (p.display_name.clone(), p.serial))
+        .collect();
+    let html = index::simple_html::render_root_html(&names, "");
+    let json = index::simple_json::render_root_json(&serials, serial);
+    for page in ROOT_PAGES {
+        let body = if page.ends_with("json") { &json } else { &html };
+        let wanted = if page.ends_with("json") {
+            env.layout.write_json
+        } else {
+            env.layout.write_html
+        };
+        if wanted {
+            let key = Key::new(format!("web/simple/{page}"))?;
+            env.storage.put(&key, body.clone().into()).await?;
+            env.note_written(&key);
+        }
+    }
+    Ok(())
+}
+
+/// `web/last-modified`: UTC time of the last successful sync, bandersnatch's format.
+async fn write_last_modified(env: &SyncEnv) -> Result<(), SyncError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H:%M:%S").to_string();
+    let key = Key::new("web/last-modified")?;
+    env.storage.put(&key, stamp.clone().into()).await?;
+    env.db.set_meta("last_sync", &stamp)?;
+    Ok(())
+}
+
+fn write_diff_file(env: &SyncEnv, path: &Path) -> Result<(), SyncError> {
+    let path = if env.cfg.diff_append_epoch {
+        PathBuf::from(format!(
+            "{}-{}",
+            path.display(),
+            chrono::Utc::now().timestamp()
+        ))
+    } else {
+        path.to_path_buf()
+    };
+    let written = env.written.lock().map(|w| w.clone()).unwrap_or_default();
+    let mut text = String::new();
+    for p in written {
+        text.push_str(&p.display().to_string());
+        text.push('\n');
+    }
+    std::fs::write(&path, text).map_err(|source| SyncError::DiffFile { path, source })
+}

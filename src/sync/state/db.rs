@@ -1,0 +1,464 @@
+//! vorpal's own state in SQLite: projects with their serials, the file inventory
+//! (for verify without walking the tree), a journal of changes, and the resumable
+//! sync plan.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use super::StateError;
+use super::schema::migrate;
+
+/// `<root>/.vorpal/state.sqlite`.
+pub const DB_DIR: &str = ".vorpal";
+pub const DB_FILE: &str = "state.sqlite";
+
+/// Meta keys.
+pub const META_TARGET_SERIAL: &str = "target_serial";
+pub const META_LAST_SERIAL: &str = "last_serial";
+pub const META_LAST_SYNC: &str = "last_sync";
+
+/// How long a call waits for another process (e.g. `vorpal serve`) holding the
+/// database before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectRecord {
+    /// PEP 503-normalized name.
+    pub name: String,
+    pub display_name: String,
+    pub serial: u64,
+    /// PEP 792 project status (`archived`, `quarantined`, ...), when upstream says.
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FileKind {
+    /// A distribution file under web/packages.
+    Dist,
+    /// A `.metadata` file (PEP 658) beside a dist.
+    Metadata,
+    /// A project page under web/simple.
+    Page,
+    /// A JSON API document under web/json or web/pypi.
+    Json,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Dist => "dist",
+            FileKind::Metadata => "metadata",
+            FileKind::Page => "page",
+            FileKind::Json => "json",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<FileKind> {
+        Some(match s {
+            "dist" => FileKind::Dist,
+            "metadata" => FileKind::Metadata,
+            "page" => FileKind::Page,
+            "json" => FileKind::Json,
+            _ => return None,
+        })
+    }
+}
+
+impl ToSql for FileKind {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl FromSql for FileKind {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = value.as_str()?;
+        FileKind::parse(s)
+            .ok_or_else(|| FromSqlError::Other(format!("unknown file kind {s:?}").into()))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    /// Storage key (see `crate::storage::Key`).
+    pub key: String,
+    /// Normalized name of the owning project.
+    pub project: String,
+    pub kind: FileKind,
+    pub size: u64,
+    /// Lowercase hex sha256 of the content.
+    pub sha256: String,
+    /// Upstream upload time (ISO 8601) for dists; bandersnatch's `stat` compare uses it.
+    pub upload_time: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    pub serial: u64,
+    pub name: String,
+    pub version: Option<String>,
+    /// What happened, in PyPI changelog words (`add py3 file ...`, `remove project`).
+    pub action: String,
+    /// Unix seconds.
+    pub timestamp: i64,
+}
+
+/// The state database. Calls are short; one connection behind a mutex makes
+/// `Arc<StateDb>` shareable across tasks.
+#[derive(Debug)]
+pub struct StateDb {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+const PROJECT_COLS: &str = "name, display_name, serial, status";
+const FILE_COLS: &str = "key, project, kind, size, sha256, upload_time";
+
+fn project_row(r: &Row<'_>) -> rusqlite::Result<ProjectRecord> {
+    Ok(ProjectRecord {
+        name: r.get(0)?,
+        display_name: r.get(1)?,
+        serial: r.get(2)?,
+        status: r.get(3)?,
+    })
+}
+
+fn file_row(r: &Row<'_>) -> rusqlite::Result<FileRecord> {
+    Ok(FileRecord {
+        key: r.get(0)?,
+        project: r.get(1)?,
+        kind: r.get(2)?,
+        size: r.get(3)?,
+        sha256: r.get(4)?,
+        upload_time: r.get(5)?,
+    })
+}
+
+fn journal_row(r: &Row<'_>) -> rusqlite::Result<JournalEntry> {
+    Ok(JournalEntry {
+        serial: r.get(0)?,
+        name: r.get(1)?,
+        version: r.get(2)?,
+        action: r.get(3)?,
+        timestamp: r.get(4)?,
+    })
+}
+
+fn insert_journal(tx: &Connection, journal: &[JournalEntry]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO journal (serial, name, version, action, timestamp) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for j in journal {
+        stmt.execute(params![j.serial, j.name, j.version, j.action, j.timestamp])?;
+    }
+    Ok(())
+}
+
+fn keys_of(tx: &Connection, project: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = tx.prepare_cached("SELECT key FROM files WHERE project = ?1 ORDER BY key")?;
+    stmt.query_map([project], |r| r.get(0))?.collect()
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+impl StateDb {
+    /// Open (creating if needed) `<root>/.vorpal/state.sqlite` and bring its schema
+    /// up to date.
+    pub fn open(root: &Path) -> Result<StateDb, StateError> {
+        let dir = root.join(DB_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| StateError::io("create", &dir, e))?;
+        let path = dir.join(DB_FILE);
+        let db_err = |source| StateError::Db {
+            path: path.clone(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(db_err)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .map_err(db_err)?;
+        // WAL + NORMAL: a commit survives a crash of vorpal; a power cut may lose
+        // the last commits, which a resumed sync redoes.
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(db_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        migrate(&mut conn, &path)?;
+        Ok(StateDb {
+            conn: Mutex::new(conn),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic elsewhere while holding the lock cannot leave a half-done
+        // transaction (it rolls back on drop), so the connection is still good.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StateError> {
+        f(&mut self.lock()).map_err(|source| StateError::Db {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    pub fn project(&self, name: &str) -> Result<Option<ProjectRecord>, StateError> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {PROJECT_COLS} FROM projects WHERE name = ?1"
+            ))?
+            .query_row([name], project_row)
+            .optional()
+        })
+    }
+
+    /// Every project, sorted by name.
+    pub fn projects(&self) -> Result<Vec<ProjectRecord>, StateError> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {PROJECT_COLS} FROM projects ORDER BY name"
+            ))?
+            .query_map([], project_row)?
+            .collect()
+        })
+    }
+
+    pub fn project_count(&self) -> Result<u64, StateError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0)))
+    }
+
+    /// The files a project owns, sorted by key.
+    pub fn files_of(&self, project: &str) -> Result<Vec<FileRecord>, StateError> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {FILE_COLS} FROM files WHERE project = ?1 ORDER BY key"
+            ))?
+            .query_map([project], file_row)?
+            .collect()
+        })
+    }
+
+    pub fn file(&self, key: &str) -> Result<Option<FileRecord>, StateError> {
+        self.with(|c| {
+            c.prepare_cached(&format!("SELECT {FILE_COLS} FROM files WHERE key = ?1"))?
+                .query_row([key], file_row)
+                .optional()
+        })
+    }
+
+    /// Record a synced project in one transaction: upsert it, replace its file set
+    /// with `files` (their `project` field is taken from `record`), append
+    /// `journal`. Returns the keys it owned before and no longer does, sorted; the
+    /// caller deletes those from storage.
+    pub fn commit_project(
+        &self,
+        record: &ProjectRecord,
+        files: &[FileRecord],
+        journal: &[JournalEntry],
+    ) -> Result<Vec<String>, StateError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let old = keys_of(&tx, &record.name)?;
+            tx.prepare_cached(
+                "INSERT INTO projects (name, display_name, serial, status, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name,
+                   serial = excluded.serial, status = excluded.status,
+                   updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                record.name,
+                record.display_name,
+                record.serial,
+                record.status,
+                now_secs()
+            ])?;
+            tx.prepare_cached("DELETE FROM files WHERE project = ?1")?
+                .execute([&record.name])?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO files (key, project, kind, size, sha256, upload_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for f in files {
+                    insert.execute(params![
+                        f.key,
+                        record.name,
+                        f.kind,
+                        f.size,
+                        f.sha256,
+                        f.upload_time
+                    ])?;
+                }
+            }
+            insert_journal(&tx, journal)?;
+            tx.commit()?;
+            let kept: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+            Ok(old
+                .into_iter()
+                .filter(|k| !kept.contains(k.as_str()))
+                .collect())
+        })
+    }
+
+    /// Forget a project and its files, appending `journal`. Returns the keys it
+    /// owned, sorted; the caller deletes them from storage.
+    pub fn remove_project(
+        &self,
+        name: &str,
+        journal: &[JournalEntry],
+    ) -> Result<Vec<String>, StateError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let keys = keys_of(&tx, name)?;
+            tx.prepare_cached("DELETE FROM files WHERE project = ?1")?
+                .execute([name])?;
+            tx.prepare_cached("DELETE FROM projects WHERE name = ?1")?
+                .execute([name])?;
+            insert_journal(&tx, journal)?;
+            tx.commit()?;
+            Ok(keys)
+        })
+    }
+
+    /// Up to `limit` files with keys after `after_key` (from the start when
+    /// `None`), in key order: page through the inventory in constant memory.
+    pub fn files_page(
+        &self,
+        after_key: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<FileRecord>, StateError> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {FILE_COLS} FROM files WHERE ?1 IS NULL OR key > ?1 ORDER BY key LIMIT ?2"
+            ))?;
+            stmt.query_map(params![after_key, limit as i64], file_row)?
+                .collect()
+        })
+    }
+
+    pub fn file_count(&self) -> Result<u64, StateError> {
+        self.with(|c| c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0)))
+    }
+
+    /// Sum of recorded file sizes.
+    pub fn total_bytes(&self) -> Result<u64, StateError> {
+        self.with(|c| c.query_row("SELECT COALESCE(SUM(size), 0) FROM files", [], |r| r.get(0)))
+    }
+
+    /// Up to `limit` journal entries with serial greater than `serial`, oldest
+    /// first (by serial, then insertion order).
+    pub fn journal_since(
+        &self,
+        serial: u64,
+        limit: usize,
+    ) -> Result<Vec<JournalEntry>, StateError> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT serial, name, version, action, timestamp FROM journal
+                 WHERE serial > ?1 ORDER BY serial, id LIMIT ?2",
+            )?
+            .query_map(params![serial, limit as i64], journal_row)?
+            .collect()
+        })
+    }
+
+    pub fn max_journal_serial(&self) -> Result<Option<u64>, StateError> {
+        self.with(|c| c.query_row("SELECT MAX(serial) FROM journal", [], |r| r.get(0)))
+    }
+
+    /// Replace the sync plan: aim for `target_serial`, with these projects to do.
+    /// A name listed twice keeps its last serial.
+    pub fn save_plan(&self, target_serial: u64, items: &[(String, u64)]) -> Result<(), StateError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM plan", [])?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO plan (name, serial, done) VALUES (?1, ?2, 0)",
+                )?;
+                for (name, serial) in items {
+                    insert.execute(params![name, serial])?;
+                }
+            }
+            set_meta_in(&tx, META_TARGET_SERIAL, &target_serial.to_string())?;
+            tx.commit()
+        })
+    }
+
+    /// Planned projects not yet done, sorted by name.
+    pub fn plan_pending(&self) -> Result<Vec<(String, u64)>, StateError> {
+        self.with(|c| {
+            c.prepare_cached("SELECT name, serial FROM plan WHERE done = 0 ORDER BY name")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// The serial the saved plan aims for; `None` when there is no plan.
+    pub fn plan_target(&self) -> Result<Option<u64>, StateError> {
+        match self.get_meta(META_TARGET_SERIAL)? {
+            None => Ok(None),
+            Some(v) => v.parse().map(Some).map_err(|_| StateError::Corrupt {
+                path: self.path.clone(),
+                detail: format!("meta {META_TARGET_SERIAL} is {v:?}, not a serial"),
+            }),
+        }
+    }
+
+    /// Mark a planned project done; `false` if it was not in the plan.
+    pub fn mark_planned_done(&self, name: &str) -> Result<bool, StateError> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE plan SET done = 1 WHERE name = ?1")?
+                .execute([name])
+                .map(|n| n > 0)
+        })
+    }
+
+    /// Drop the plan (the sync finished).
+    pub fn clear_plan(&self) -> Result<(), StateError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM plan", [])?;
+            tx.execute("DELETE FROM meta WHERE key = ?1", [META_TARGET_SERIAL])?;
+            tx.commit()
+        })
+    }
+
+    pub fn get_meta(&self, key: &str) -> Result<Option<String>, StateError> {
+        self.with(|c| {
+            c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+                .query_row([key], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StateError> {
+        self.with(|c| set_meta_in(c, key, value))
+    }
+}
+
+fn set_meta_in(c: &Connection, key: &str, value: &str) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([key, value])
+    .map(|_| ())
+}
