@@ -51,7 +51,7 @@ def payload_size(rng):
     """Mixed sizes: log-normal around 10 KB, plus ~0.1% files of 2-8 MB."""
     if rng.random() < 0.001:
         return rng.randint(2_000_000, 8_000_000)
-    return int(min(max(rng.lognormvariate(math.log(10_000), 1.25), 300), 1_500_000))
+    return int(min(max(rng.lognormvariate(math.log(9_000), 1.25), 300), 1_500_000))
 
 
 def iso(ts):

@@ -3,7 +3,7 @@
 # nginx over TLS on 127.0.0.1. See bench/README.md.
 #
 #   ./bench/run_sync_bench.sh [--quick] [--projects N] [--tools vorpal,bandersnatch]
-#                             [--seed S] [--bs-api simple|xmlrpc] [--no-wrk]
+#                             [--runs R] [--seed S] [--bs-api simple|xmlrpc] [--no-wrk]
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +17,7 @@ SEED=1
 BS_API=simple
 RUN_WRK=1
 MUTATE_PCT=5
+RUNS=1
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,6 +25,7 @@ while [ $# -gt 0 ]; do
         --projects) PROJECTS="$2"; shift ;;
         --tools) TOOLS="$2"; shift ;;
         --seed) SEED="$2"; shift ;;
+        --runs) RUNS="$2"; shift ;;
         --bs-api) BS_API="$2"; shift ;;
         --no-wrk) RUN_WRK=0 ;;
         -h|--help) sed -n 2,7p "$0"; exit 0 ;;
@@ -107,9 +109,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+PRISTINE="$WORK/upstream-pristine"
 log "generating $PROJECTS projects (seed $SEED) for $BASE"
-rm -rf "$UP"
-python3 "$HERE/gen_upstream.py" --projects "$PROJECTS" --seed "$SEED" --out "$UP" --base-url "$BASE" >&2
+rm -rf "$UP" "$PRISTINE"
+python3 "$HERE/gen_upstream.py" --projects "$PROJECTS" --seed "$SEED" --out "$PRISTINE" --base-url "$BASE" >&2
+# Each run starts from a hard-linked copy: --mutate only adds files and replaces
+# pages by rename, so the pristine tree is never modified.
+cp -al "$PRISTINE" "$UP"
 state() { python3 -c "import json,sys; print(json.load(open('$UP/state.json'))[sys.argv[1]])" "$1"; }
 DS_FILES="$(state release_files)"; DS_META="$(state metadata_files)"; DS_BYTES="$(state release_bytes)"
 
@@ -134,9 +140,12 @@ root_serial() {
         tr -d '\r' | awk -F': ' 'tolower($1)=="x-pypi-last-serial"{print $2}'
 }
 [ "$(root_serial)" = "$(state last_serial)" ] || die "nginx does not serve X-PyPI-Last-Serial on /simple/"
-XR="$("${CURL[@]}" -H 'Content-Type: text/xml' --data \
-    '<?xml version="1.0"?><methodCall><methodName>changelog_last_serial</methodName><params/></methodCall>' \
-    "$BASE/pypi")"
+xmlrpc_last() {
+    "${CURL[@]}" -H 'Content-Type: text/xml' --data \
+        '<?xml version="1.0"?><methodCall><methodName>changelog_last_serial</methodName><params/></methodCall>' \
+        "$BASE/pypi"
+}
+for _ in $(seq 50); do XR="$(xmlrpc_last)"; case "$XR" in *"<int>"*) break ;; esac; sleep 0.2; done
 case "$XR" in *"<int>$(state last_serial)</int>"*) ;; *) die "XML-RPC via nginx answered: $XR" ;; esac
 log "nginx on $BASE (pid $NGINX_PID), XML-RPC on :$XPORT; dataset: $DS_FILES files, $DS_BYTES bytes"
 
@@ -166,11 +175,12 @@ if [ "$RUN_WRK" = 1 ]; then
     log "wrk: file $WRK_FILE_RPS req/s $WRK_FILE_BPS B/s; json $WRK_JSON_RPS req/s $WRK_JSON_BPS B/s"
 fi
 
+
 # ---- the syncs ---------------------------------------------------------------
 write_configs() {
     local t="$1" dir="$WORK/mirror-$1"
     case "$t" in
-        bandersnatch) cat >"$WORK/bandersnatch.conf" <<EOF
+        bandersnatch) cat >"$WORK/bandersnatch.conf" <<CONF
 [mirror]
 directory = $dir
 master = $BASE
@@ -186,15 +196,15 @@ global-timeout = 18000
 stop-on-error = false
 keep-index-versions = 0
 api-method = $BS_API
-EOF
+CONF
         ;;
-        vorpal) cat >"$WORK/vorpal.toml" <<EOF
+        vorpal) cat >"$WORK/vorpal.toml" <<CONF
 [mirror]
 directory = "$dir"
 master = "$BASE"
 workers = 10
 download-concurrency = 32
-EOF
+CONF
         ;;
     esac
 }
@@ -206,84 +216,103 @@ tool_cmd() {
     esac
 }
 
+# Per tool.step: space-separated values, one per run.
 declare -A WALL CPU RSS RC
-run_step() { # tool step
-    local t="$1" s="$2" out="$WORK/time.$1.$2" logf="$WORK/log.$1.$2"
+add() { local -n arr="$1"; arr[$2]="${arr[$2]:+${arr[$2]} }$3"; }
+run_step() { # tool step run
+    local t="$1" s="$2" r="$3" out="$WORK/time.$1.$2.$3" logf="$WORK/log.$1.$2.$3"
     sync
-    log "$t: $s sync"
-    local rc=0
+    log "run $r: $t $s sync"
+    local rc=0 w u sy m
     # shellcheck disable=SC2046
     /usr/bin/time -f '%e %U %S %M' -o "$out" $(tool_cmd "$t") >"$logf" 2>&1 || rc=$?
     read -r w u sy m < <(tail -1 "$out")
-    WALL[$t.$s]="$w"
-    CPU[$t.$s]="$(awk -v u="$u" -v s="$sy" 'BEGIN{printf "%.2f", u+s}')"
-    RSS[$t.$s]="$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')"
-    RC[$t.$s]="$rc"
-    log "$t $s: wall ${w}s cpu ${CPU[$t.$s]}s rss ${RSS[$t.$s]}MB exit $rc (log: $logf)"
+    add WALL "$t.$s" "$w"
+    add CPU "$t.$s" "$(awk -v u="$u" -v s="$sy" 'BEGIN{printf "%.2f", u+s}')"
+    add RSS "$t.$s" "$(awk -v m="$m" 'BEGIN{printf "%.1f", m/1024}')"
+    add RC "$t.$s" "$rc"
+    log "run $r: $t $s: wall ${w}s user ${u}s sys ${sy}s rss $((m / 1024))MB exit $rc (log: $logf)"
     [ "$rc" = 0 ] || tail -5 "$logf" | sed 's/^/    /' >&2
 }
 
 IFS=',' read -r -a TOOL_LIST <<<"$TOOLS"
 for t in "${TOOL_LIST[@]}"; do
     case "$t" in vorpal|bandersnatch) ;; *) die "unknown tool $t" ;; esac
-    rm -rf "$WORK/mirror-$t"
     write_configs "$t"
 done
 
-for t in "${TOOL_LIST[@]}"; do run_step "$t" full; done
-for t in "${TOOL_LIST[@]}"; do run_step "$t" noop; done
-
-log "mutating $MUTATE_PCT% of the projects"
-python3 "$HERE/gen_upstream.py" --out "$UP" --mutate "$MUTATE_PCT" >&2
-kill -HUP "$NGINX_PID" # re-read serials.map
-for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
-[ "$(root_serial)" = "$(state last_serial)" ] || die "nginx did not pick up the new serials"
-MUT_PROJECTS="$(state mutated_last_round)"
-for t in "${TOOL_LIST[@]}"; do run_step "$t" incr; done
-
-# ---- verify: same release files as upstream, and as each other -------------
 listing() { # dir -> "path size" lines for release files (no .metadata)
     (cd "$1" 2>/dev/null && find packages -type f ! -name '*.metadata' ! -name '*.tmp' -printf '%p %s\n' | LC_ALL=C sort) || true
 }
-listing "$UP/web" >"$WORK/list.upstream"
-UP_N="$(wc -l <"$WORK/list.upstream")"
 declare -A VERIFY META_N
-for t in "${TOOL_LIST[@]}"; do
-    listing "$WORK/mirror-$t/web" >"$WORK/list.$t"
-    META_N[$t]="$(find "$WORK/mirror-$t/web/packages" -name '*.metadata' 2>/dev/null | wc -l)"
-    if cmp -s "$WORK/list.upstream" "$WORK/list.$t"; then
-        VERIFY[$t]="all $UP_N release files present with upstream sizes"
-    else
-        miss="$(comm -23 "$WORK/list.upstream" "$WORK/list.$t" | wc -l)"
-        extra="$(comm -13 "$WORK/list.upstream" "$WORK/list.$t" | wc -l)"
-        VERIFY[$t]="DIFFERS from upstream: $miss missing/wrong size, $extra extra (see $WORK/list.$t)"
-    fi
-    log "$t: ${VERIFY[$t]}; ${META_N[$t]} .metadata files"
-done
 SAME=""
-if has_tool vorpal && has_tool bandersnatch; then
-    if cmp -s "$WORK/list.vorpal" "$WORK/list.bandersnatch"; then
-        SAME="identical release-file sets (paths and sizes) in both mirrors: $(wc -l <"$WORK/list.vorpal") files"
-    else
-        SAME="mirrors DIFFER: $(comm -3 "$WORK/list.vorpal" "$WORK/list.bandersnatch" | wc -l) paths differ"
+for r in $(seq "$RUNS"); do
+    if [ "$r" -gt 1 ]; then
+        log "run $r: restoring the pristine upstream"
+        rm -rf "$UP"
+        cp -al "$PRISTINE" "$UP"
+        kill -HUP "$NGINX_PID"
+        for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
     fi
-    log "$SAME"
-fi
+    for t in "${TOOL_LIST[@]}"; do rm -rf "$WORK/mirror-$t"; done
+    for t in "${TOOL_LIST[@]}"; do run_step "$t" full "$r"; done
+    for t in "${TOOL_LIST[@]}"; do run_step "$t" noop "$r"; done
+
+    log "run $r: mutating $MUTATE_PCT% of the projects"
+    python3 "$HERE/gen_upstream.py" --out "$UP" --mutate "$MUTATE_PCT" >&2
+    kill -HUP "$NGINX_PID" # re-read serials.map
+    for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
+    [ "$(root_serial)" = "$(state last_serial)" ] || die "nginx did not pick up the new serials"
+    MUT_PROJECTS="$(state mutated_last_round)"
+    for t in "${TOOL_LIST[@]}"; do run_step "$t" incr "$r"; done
+
+    # Verify: each mirror holds exactly upstream's release files (path + size).
+    listing "$UP/web" >"$WORK/list.upstream"
+    UP_N="$(wc -l <"$WORK/list.upstream")"
+    for t in "${TOOL_LIST[@]}"; do
+        listing "$WORK/mirror-$t/web" >"$WORK/list.$t"
+        META_N[$t]="$(find "$WORK/mirror-$t/web/packages" -name '*.metadata' 2>/dev/null | wc -l)"
+        if cmp -s "$WORK/list.upstream" "$WORK/list.$t"; then
+            v="all $UP_N release files present with upstream sizes"
+        else
+            miss="$(comm -23 "$WORK/list.upstream" "$WORK/list.$t" | wc -l)"
+            extra="$(comm -13 "$WORK/list.upstream" "$WORK/list.$t" | wc -l)"
+            v="DIFFERS from upstream: $miss of $UP_N missing or wrong size, $extra unexpected"
+        fi
+        VERIFY[$t]="${VERIFY[$t]:+${VERIFY[$t]}; }run $r: $v, ${META_N[$t]} .metadata files"
+        log "run $r: $t: $v; ${META_N[$t]} .metadata files"
+    done
+    if has_tool vorpal && has_tool bandersnatch; then
+        if cmp -s "$WORK/list.vorpal" "$WORK/list.bandersnatch"; then
+            v="identical ($(wc -l <"$WORK/list.vorpal") files)"
+        else
+            v="DIFFER in $(comm -3 "$WORK/list.vorpal" "$WORK/list.bandersnatch" | wc -l) paths"
+        fi
+        SAME="${SAME:+$SAME; }run $r: $v"
+        log "run $r: release-file sets of the two mirrors: $v"
+    fi
+done
 
 # ---- report ----------------------------------------------------------------------
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.1f×", a/b; else print "n/a" }'; }
-cell() { local k="$1.$2"; [ -n "${WALL[$k]:-}" ] || { echo "| — | — | — | — "; return; }
-    local note=""; [ "${RC[$k]}" = 0 ] || note=" (exit ${RC[$k]})"
-    echo "| ${WALL[$k]}$note | ${CPU[$k]} | ${RSS[$k]} "; }
+median() { tr ' ' '\n' | sort -g | awk '{a[NR]=$1} END{ if (NR==0) print ""; else if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+med() { local -n arr="$1"; [ -n "${arr[$2]:-}" ] && echo "${arr[$2]}" | median; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a > 0 && b > 0) printf "%.1f×", a/b; else print "n/a" }'; }
+cell() {
+    local k="$1.$2" note=""
+    [ -n "${WALL[$k]:-}" ] || { echo "| — | — | — "; return; }
+    case " ${RC[$k]} " in *" "[1-9]*) note=" (exit ${RC[$k]// /,})" ;; esac
+    echo "| $(med WALL "$k")$note | $(med CPU "$k") | $(med RSS "$k") "
+}
 declare -A STEP_NAME=([full]="full sync" [noop]="no-op incremental" [incr]="incremental after $MUTATE_PCT% (${MUT_PROJECTS} projects) changed")
 DATE="$(date -u +%Y-%m-%d)"
 REPORT="$WORK/report.md"
+mb() { awk -v b="$1" 'BEGIN{printf "%.1f MB", b/1e6}'; }
 {
     echo "## Sync benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Measured on this machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr)."
-    echo "Dataset: $PROJECTS projects, $DS_FILES release files (+$DS_META .metadata), $(awk -v b="$DS_BYTES" 'BEGIN{printf "%.1f MB", b/1e6}') (seed $SEED); after mutation $UP_N release files."
-    echo "Server: nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') over TLS (HTTP/2 + HTTP/1.1) on 127.0.0.1, XML-RPC via a stdlib handler."
+    echo "Measured on this machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM, $(uname -sr); $RUNS run(s), medians shown."
+    echo "Dataset: $PROJECTS projects, $DS_FILES release files (+$DS_META .metadata), $(mb "$DS_BYTES") (seed $SEED); $UP_N release files after the mutation."
+    echo "Server: nginx $("$NGINX" -v 2>&1 | sed 's#.*/##') over TLS (HTTP/2 and HTTP/1.1) on 127.0.0.1; XML-RPC from bench/xmlrpc_server.py behind it."
     has_tool vorpal && echo "vorpal: $VORPAL_VERSION (commit $VORPAL_COMMIT), workers = 10, download-concurrency = 32."
     has_tool bandersnatch && echo "bandersnatch: $BS_VERSION on Python $(python3 -c 'import platform; print(platform.python_version())'), workers = 10, api-method = $BS_API."
     echo
@@ -297,32 +326,39 @@ REPORT="$WORK/report.md"
         echo "| step | bandersnatch / vorpal wall | bandersnatch / vorpal CPU |"
         echo "|---|---:|---:|"
         for s in full noop incr; do
-            echo "| ${STEP_NAME[$s]} | $(ratio "${WALL[bandersnatch.$s]:-0}" "${WALL[vorpal.$s]:-0}") | $(ratio "${CPU[bandersnatch.$s]:-0}" "${CPU[vorpal.$s]:-0}") |"
+            echo "| ${STEP_NAME[$s]} | $(ratio "$(med WALL bandersnatch.$s)" "$(med WALL vorpal.$s)") | $(ratio "$(med CPU bandersnatch.$s)" "$(med CPU vorpal.$s)") |"
         done
         echo
-        echo "Targets (vorpal): full sync ≥ 8× faster than bandersnatch: $(ratio "${WALL[bandersnatch.full]}" "${WALL[vorpal.full]}");" \
-            "peak RSS ≤ 64 MB: ${RSS[vorpal.full]} MB (full), ${RSS[vorpal.incr]} MB (incr);" \
-            "no-op < 1 s: ${WALL[vorpal.noop]} s; 5% incremental ≥ 8× faster: $(ratio "${WALL[bandersnatch.incr]}" "${WALL[vorpal.incr]}")."
+        echo "Targets for vorpal: full sync ≥ 8× faster than bandersnatch → $(ratio "$(med WALL bandersnatch.full)" "$(med WALL vorpal.full)");" \
+            "peak RSS ≤ 64 MB → $(med RSS vorpal.full) MB (full), $(med RSS vorpal.incr) MB (incremental);" \
+            "no-op < 1 s → $(med WALL vorpal.noop) s; 5% incremental ≥ 8× faster → $(ratio "$(med WALL bandersnatch.incr)" "$(med WALL vorpal.incr)")."
     fi
     if [ "$RUN_WRK" = 1 ]; then
         echo
-        echo "Server limit (wrk -t2 -c64 -d10s, same nginx, same run): $WRK_FILE_RPS req/s and $(awk -v b="$WRK_FILE_BPS" 'BEGIN{printf "%.1f MB/s", b/1e6}') on a ${WRK_FILE_SIZE}-byte file (errors $WRK_FILE_ERR); $WRK_JSON_RPS req/s on a project JSON (errors $WRK_JSON_ERR)."
+        echo "Server limit (wrk -t2 -c64 -d10s, same nginx, same run): $WRK_FILE_RPS req/s and $(mb "$WRK_FILE_BPS")/s on a ${WRK_FILE_SIZE}-byte file (errors $WRK_FILE_ERR); $WRK_JSON_RPS req/s and $(mb "$WRK_JSON_BPS")/s on a project JSON (errors $WRK_JSON_ERR)."
         echo
-        echo "| tool | full sync files/s (release + .metadata) | % of wrk req/s | MB/s | % of wrk MB/s |"
+        echo "| tool | full sync files/s (release + .metadata) | % of wrk file req/s | full sync MB/s | % of wrk file MB/s |"
         echo "|---|---:|---:|---:|---:|"
         for t in "${TOOL_LIST[@]}"; do
-            w="${WALL[$t.full]}"
-            files=$((DS_FILES + ${META_N[$t]:-0}))
-            awk -v t="$t" -v f="$files" -v b="$DS_BYTES" -v w="$w" -v rr="$WRK_FILE_RPS" -v rb="$WRK_FILE_BPS" \
+            awk -v t="$t" -v f="$((DS_FILES + ${META_N[$t]:-0}))" -v b="$DS_BYTES" -v w="$(med WALL "$t.full")" \
+                -v rr="$WRK_FILE_RPS" -v rb="$WRK_FILE_BPS" \
                 'BEGIN{ if (w <= 0) { print "| " t " | n/a | | | |"; exit }
                         printf "| %s | %.0f | %.1f%% | %.1f | %.1f%% |\n", t, f/w, 100*f/w/rr, b/w/1e6, 100*b/w/rb }'
         done
-        echo "(files/s counts the release files of the initial dataset plus the .metadata files the tool ended with.)"
+        echo
+        echo "files/s counts the initial release files plus the .metadata files that tool's mirror holds."
     fi
     echo
-    echo "Verification:"
-    for t in "${TOOL_LIST[@]}"; do echo "- $t: ${VERIFY[$t]}; ${META_N[$t]} .metadata files"; done
-    [ -z "$SAME" ] || echo "- $SAME"
+    echo "Verification (release files, path + size, excluding .metadata):"
+    for t in "${TOOL_LIST[@]}"; do echo "- $t vs upstream: ${VERIFY[$t]}"; done
+    [ -z "$SAME" ] || echo "- vorpal vs bandersnatch: $SAME"
+    if [ "$RUNS" -gt 1 ]; then
+        echo
+        echo "Every run (wall s / CPU s / RSS MB):"
+        for s in full noop incr; do for t in "${TOOL_LIST[@]}"; do
+            echo "- $s $t: wall ${WALL[$t.$s]:-}; cpu ${CPU[$t.$s]:-}; rss ${RSS[$t.$s]:-}"
+        done; done
+    fi
     echo
 } >"$REPORT"
 cat "$REPORT"
