@@ -39,6 +39,21 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 mkdir -p "$WORK" "$RESULTS"
+# The real interpreter, not a version-manager shim: the XML-RPC server's pid
+# must be the process that serves, so that cleanup can stop it.
+PY="$(python3 -c 'import sys; print(sys.executable)')"
+
+# Big deletions are kept out of the timed window: on ext4 without a journal (as
+# here) new inodes are allocated slowly for 60-360 s after many inodes were freed
+# (ext4 skips "recently deleted" inodes), which would tax whichever tool runs next.
+# Old trees are renamed into TRASH and removed after the last measurement.
+TRASH="$WORK/trash"
+trash() { for p in "$@"; do [ -e "$p" ] && mkdir -p "$TRASH" && mv "$p" "$TRASH/$(basename "$p").$$.$RANDOM"; done; true; }
+QUIET_AFTER_DELETE=360
+if [ -d "$TRASH" ]; then
+    log "removing $TRASH left by an interrupted run"
+    rm -rf "$TRASH"; date +%s >"$WORK/.last-delete"
+fi
 
 # ---- prerequisites (idempotent) -------------------------------------------
 need_apt=()
@@ -59,7 +74,7 @@ BS_VENV="$WORK/bs-venv"
 if has_tool bandersnatch; then
     if ! "$BS_VENV/bin/python" -c 'import bandersnatch' >/dev/null 2>&1; then
         log "creating $BS_VENV with the newest bandersnatch that installs here"
-        python3 -m venv "$BS_VENV"
+        "$PY" -m venv "$BS_VENV"
         "$BS_VENV/bin/pip" install -q --upgrade pip >/dev/null
         "$BS_VENV/bin/pip" install -q bandersnatch
     fi
@@ -111,15 +126,15 @@ trap cleanup EXIT
 
 PRISTINE="$WORK/upstream-pristine"
 log "generating $PROJECTS projects (seed $SEED) for $BASE"
-rm -rf "$UP" "$PRISTINE"
-python3 "$HERE/gen_upstream.py" --projects "$PROJECTS" --seed "$SEED" --out "$PRISTINE" --base-url "$BASE" >&2
+trash "$UP" "$PRISTINE"
+"$PY" "$HERE/gen_upstream.py" --projects "$PROJECTS" --seed "$SEED" --out "$PRISTINE" --base-url "$BASE" >&2
 # Each run starts from a hard-linked copy: --mutate only adds files and replaces
 # pages by rename, so the pristine tree is never modified.
 cp -al "$PRISTINE" "$UP"
-state() { python3 -c "import json,sys; print(json.load(open('$UP/state.json'))[sys.argv[1]])" "$1"; }
+state() { "$PY" -c "import json,sys; print(json.load(open('$UP/state.json'))[sys.argv[1]])" "$1"; }
 DS_FILES="$(state release_files)"; DS_META="$(state metadata_files)"; DS_BYTES="$(state release_bytes)"
 
-python3 "$HERE/xmlrpc_server.py" --data "$UP/xmlrpc.json" --port "$XPORT" >"$WORK/xmlrpc.log" 2>&1 &
+"$PY" "$HERE/xmlrpc_server.py" --data "$UP/xmlrpc.json" --port "$XPORT" >"$WORK/xmlrpc.log" 2>&1 &
 PIDS+=($!)
 
 mkdir -p "$WORK/nginx-tmp"
@@ -249,17 +264,24 @@ SAME=""
 for r in $(seq "$RUNS"); do
     if [ "$r" -gt 1 ]; then
         log "run $r: restoring the pristine upstream"
-        rm -rf "$UP"
+        trash "$UP"
         cp -al "$PRISTINE" "$UP"
         kill -HUP "$NGINX_PID"
         for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
     fi
-    for t in "${TOOL_LIST[@]}"; do rm -rf "$WORK/mirror-$t"; done
+    for t in "${TOOL_LIST[@]}"; do trash "$WORK/mirror-$t"; done
+    if [ -s "$WORK/.last-delete" ]; then
+        wait_s=$(($(cat "$WORK/.last-delete") + QUIET_AFTER_DELETE - $(date +%s)))
+        if [ "$wait_s" -gt 0 ]; then
+            log "waiting ${wait_s}s: the last bulk delete was under ${QUIET_AFTER_DELETE}s ago (ext4 inode allocation)"
+            sleep "$wait_s"
+        fi
+    fi
     for t in "${TOOL_LIST[@]}"; do run_step "$t" full "$r"; done
     for t in "${TOOL_LIST[@]}"; do run_step "$t" noop "$r"; done
 
     log "run $r: mutating $MUTATE_PCT% of the projects"
-    python3 "$HERE/gen_upstream.py" --out "$UP" --mutate "$MUTATE_PCT" >&2
+    "$PY" "$HERE/gen_upstream.py" --out "$UP" --mutate "$MUTATE_PCT" >&2
     kill -HUP "$NGINX_PID" # re-read serials.map
     for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
     [ "$(root_serial)" = "$(state last_serial)" ] || die "nginx did not pick up the new serials"
@@ -364,3 +386,6 @@ mb() { awk -v b="$1" 'BEGIN{printf "%.1f MB", b/1e6}'; }
 cat "$REPORT"
 cat "$REPORT" >>"$RESULTS/$DATE-sync.md"
 log "appended to $RESULTS/$DATE-sync.md"
+log "removing old trees"
+rm -rf "$TRASH"
+date +%s >"$WORK/.last-delete"
