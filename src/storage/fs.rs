@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::atomic::{create_temp, finish_temp, is_temp_name, write_atomic};
+use super::atomic::{Durability, create_temp, finish_temp, is_temp_name, write_atomic_with};
 use super::fs_stream::{read_stream, walk};
 use super::{ByteStream, Key, ObjectMeta, StagedWrite, Storage, StorageError};
 
@@ -76,7 +76,8 @@ impl Storage for FsStorage {
             let (p, root) = (path.clone(), self.root.clone());
             blocking(
                 move || {
-                    write_atomic(&p, &data).map_err(|e| StorageError::io("write", &p, &root, e))
+                    write_atomic_with(&p, &data, None, Durability::Data)
+                        .map_err(|e| StorageError::io("write", &p, &root, e))
                 },
                 &path,
                 &self.root,
@@ -87,24 +88,15 @@ impl Storage for FsStorage {
 
     fn writer(&self, key: &Key) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>> {
         let target = self.path(key);
+        let root = self.root.clone();
+        // Nothing touches the disk yet: small files are written in one blocking call
+        // at commit (see FsWriter).
         Box::pin(async move {
-            let (t, root) = (target.clone(), self.root.clone());
-            let (file, tmp) = blocking(
-                move || {
-                    create_temp(&t)
-                        .map_err(|e| StorageError::io("create a temp file for", &t, &root, e))
-                },
-                &target,
-                &self.root,
-            )
-            .await?;
-            let guard = TempGuard(Some(tmp));
-            let file = BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
             Ok(Box::new(FsWriter {
-                file,
-                guard,
+                sink: Sink::Memory(Vec::new()),
+                guard: TempGuard(None),
                 target,
-                root: self.root.clone(),
+                root,
             }) as Box<dyn StagedWrite>)
         })
     }
@@ -236,20 +228,73 @@ impl Drop for TempGuard {
     }
 }
 
+/// Bytes held in memory before a staged write spills to its temp file. Most
+/// distribution files are smaller, and writing those in one blocking call at commit
+/// avoids a thread hand-off per chunk; larger ones stream through a temp file, so
+/// memory stays bounded by this times the files in flight.
+const SPILL_AT: usize = 512 * 1024;
+
+enum Sink {
+    Memory(Vec<u8>),
+    File(BufWriter<tokio::fs::File>),
+}
+
 struct FsWriter {
-    file: BufWriter<tokio::fs::File>,
+    sink: Sink,
     guard: TempGuard,
     target: PathBuf,
     root: PathBuf,
 }
 
+impl FsWriter {
+    /// Move what is buffered into a fresh temp file beside the target.
+    async fn spill(&mut self) -> Result<(), StorageError> {
+        let Sink::Memory(buffer) = &mut self.sink else {
+            return Ok(());
+        };
+        let buffered = std::mem::take(buffer);
+        let (t, root) = (self.target.clone(), self.root.clone());
+        let (file, tmp) = blocking(
+            move || {
+                create_temp(&t)
+                    .map_err(|e| StorageError::io("create a temp file for", &t, &root, e))
+            },
+            &self.target,
+            &self.root,
+        )
+        .await?;
+        self.guard = TempGuard(Some(tmp));
+        let mut file = BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
+        file.write_all(&buffered)
+            .await
+            .map_err(|e| StorageError::io("write", &self.target, &self.root, e))?;
+        self.sink = Sink::File(file);
+        Ok(())
+    }
+}
+
 impl StagedWrite for FsWriter {
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
-            self.file
-                .write_all(chunk)
-                .await
-                .map_err(|e| StorageError::io("write", &self.target, &self.root, e))
+            if let Sink::Memory(buffer) = &mut self.sink {
+                if buffer.len() + chunk.len() <= SPILL_AT {
+                    buffer.extend_from_slice(chunk);
+                    return Ok(());
+                }
+                self.spill().await?;
+            }
+            match &mut self.sink {
+                Sink::File(file) => file
+                    .write_all(chunk)
+                    .await
+                    .map_err(|e| StorageError::io("write", &self.target, &self.root, e)),
+                Sink::Memory(_) => Err(StorageError::io(
+                    "write",
+                    &self.target,
+                    &self.root,
+                    io::Error::other("staged write did not spill"),
+                )),
+            }
         })
     }
 
@@ -258,39 +303,54 @@ impl StagedWrite for FsWriter {
         mtime: Option<SystemTime>,
     ) -> BoxFuture<'static, Result<(), StorageError>> {
         let FsWriter {
-            mut file,
+            sink,
             mut guard,
             target,
             root,
         } = *self;
         Box::pin(async move {
             let io_err = |e| StorageError::io("write", &target, &root, e);
-            file.flush().await.map_err(io_err)?;
-            let std_file = file.into_inner().into_std().await;
-            let Some(tmp) = guard.0.clone() else {
-                return Err(io_err(io::Error::other("temp file already gone")));
-            };
             let (t, r) = (target.clone(), root.clone());
-            blocking(
-                move || {
-                    finish_temp(std_file, &tmp, &t, mtime)
-                        .map_err(|e| StorageError::io("move into place", &t, &r, e))
-                },
-                &target,
-                &root,
-            )
-            .await?;
-            guard.disarm();
-            Ok(())
+            match sink {
+                Sink::Memory(data) => {
+                    blocking(
+                        move || {
+                            write_atomic_with(&t, &data, mtime, Durability::Data)
+                                .map_err(|e| StorageError::io("write", &t, &r, e))
+                        },
+                        &target,
+                        &root,
+                    )
+                    .await
+                }
+                Sink::File(mut file) => {
+                    file.flush().await.map_err(io_err)?;
+                    let std_file = file.into_inner().into_std().await;
+                    let Some(tmp) = guard.0.clone() else {
+                        return Err(io_err(io::Error::other("temp file already gone")));
+                    };
+                    blocking(
+                        move || {
+                            finish_temp(std_file, &tmp, &t, mtime, Durability::Data)
+                                .map_err(|e| StorageError::io("move into place", &t, &r, e))
+                        },
+                        &target,
+                        &root,
+                    )
+                    .await?;
+                    guard.disarm();
+                    Ok(())
+                }
+            }
         })
     }
 
     fn abort(self: Box<Self>) -> BoxFuture<'static, ()> {
         let FsWriter {
-            file, mut guard, ..
+            sink, mut guard, ..
         } = *self;
         Box::pin(async move {
-            drop(file);
+            drop(sink);
             if let Some(tmp) = guard.0.take() {
                 let _ = tokio::fs::remove_file(tmp).await;
             }

@@ -261,3 +261,25 @@ fn storage_is_object_safe_and_shareable() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Arc<dyn Storage>>();
 }
+
+#[tokio::test]
+async fn large_staged_writes_spill_to_a_temp_file_and_commit_whole() {
+    let (dir, s) = setup();
+    let k = key("web/packages/aa/bb/big.whl");
+    let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
+    let mut w = s.writer(&k).await.unwrap();
+    for _ in 0..40 {
+        w.write(&chunk).await.unwrap();
+    }
+    // Past the spill threshold the bytes live in a temp file beside the target.
+    let names = all_names(dir.path());
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert!(names[0].contains(".vorpal-tmp."), "{names:?}");
+    let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    w.commit(Some(when)).await.unwrap();
+    let got = s.get(&k).await.unwrap().unwrap();
+    assert_eq!(got.len(), chunk.len() * 40);
+    assert!(got.chunks(chunk.len()).all(|c| c == chunk.as_slice()));
+    assert_eq!(s.stat(&k).await.unwrap().unwrap().mtime, Some(when));
+    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/big.whl"]);
+}

@@ -356,6 +356,10 @@ pub(crate) async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), S
         };
         if wanted {
             let key = Key::new(format!("web/simple/{page}"))?;
+            // A run that changed nothing leaves the root (and its ETag) alone.
+            if env.storage.get(&key).await?.as_deref() == Some(body.as_bytes()) {
+                continue;
+            }
             env.storage.put(&key, body.clone().into()).await?;
             env.note_written(&key);
         }
