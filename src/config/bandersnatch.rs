@@ -5,21 +5,30 @@
 //! on/off, 1/0, any case); option names compare with `-` and `_` folded, as bandersnatch
 //! 7 does. bandersnatch requires `[mirror]` and `directory`; so does this reader.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use toml::{Table, Value};
 
 use super::filters::{FILTER_SECTIONS, FilterConfig, SectionMap, parse_bool};
+use super::options::{ConfigValue, Section};
+use super::sections::{
+    cross_checks, read_https, read_mirror, read_s3, read_serve, unknown_sections,
+};
 use super::*;
-
-/// bandersnatch's default for `root_uri` when `release-files = false`.
-const DEFAULT_ROOT_URI: &str = "https://files.pythonhosted.org";
 
 /// Map a parsed `bandersnatch.conf` onto vorpal's configuration.
 pub fn from_ini_sections(map: &SectionMap, source: &Path) -> Result<Config, ConfigError> {
     let file = source.display().to_string();
-    let Some(mirror_section) = map.get("mirror") else {
+    let section = |name: &str| {
+        map.get(name).map(|options| {
+            Section::new(
+                source,
+                name,
+                options.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            )
+        })
+    };
+    let Some(mut m) = section("mirror") else {
         return Err(ConfigError::new(format!(
             "{file}: no [mirror] section; a bandersnatch.conf needs [mirror] with at least directory = /path/to/mirror"
         )));
@@ -28,165 +37,42 @@ pub fn from_ini_sections(map: &SectionMap, source: &Path) -> Result<Config, Conf
         source: Some(source.to_path_buf()),
         ..Config::default()
     };
-    let mut m = Options::new(&file, "mirror", mirror_section);
-    let d = MirrorConfig::default();
 
-    let directory = m
-        .string("directory")
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            ConfigError::new(format!(
-                "{file}: [mirror] directory is required; set it to the mirror's root folder"
-            ))
-        })?;
-    let release_files = m.bool("release-files")?.unwrap_or(d.release_files);
-    let mut root_uri = m.string("root-uri").filter(|s| !s.is_empty());
-    if !release_files && root_uri.is_none() {
-        m.warnings.push(format!(
-            "{file}: [mirror] release-files = false without root_uri; links point at {DEFAULT_ROOT_URI}"
-        ));
-        root_uri = Some(DEFAULT_ROOT_URI.to_string());
+    let directory = m.path("directory")?.ok_or_else(|| {
+        ConfigError::new(format!(
+            "{file}: [mirror] directory is required; set it to the mirror's root folder"
+        ))
+    })?;
+    cfg.mirror = read_mirror(&mut m, directory)?;
+    if let Some(raw) = cfg.mirror.diff_file.take() {
+        let raw = raw.to_string_lossy();
+        cfg.mirror.diff_file = Some(PathBuf::from(substitute_reference(map, &file, &raw)?));
     }
-    let download_mirror = m.string("download-mirror").filter(|s| !s.is_empty());
-    let no_fallback = m.bool("download-mirror-no-fallback")?.unwrap_or(false);
-    if no_fallback && download_mirror.is_none() {
-        m.warnings.push(format!(
-            "{file}: [mirror] download-mirror-no-fallback has no effect without download-mirror"
-        ));
-    }
-    let diff_file = match m.string("diff-file").filter(|s| !s.is_empty()) {
-        Some(raw) => Some(PathBuf::from(substitute_reference(map, &file, &raw)?)),
-        None => None,
-    };
-    if let Some(v) = m.uint("verifiers", 1, 10)? {
-        m.warnings.push(format!(
-            "{file}: [mirror] verifiers = {v} is accepted but unused; use vorpal verify --workers N"
-        ));
-    }
-    if let Some(v) = m.string("log-config") {
-        m.warnings.push(format!(
-            "{file}: [mirror] log-config = {v} is ignored; vorpal logs through RUST_LOG and its own options"
-        ));
-    }
-    // bandersnatch 1.x-3.x: delete-packages = false kept projects removed upstream.
-    let delete_packages = m.bool("delete-packages")?;
+    cfg.warnings.extend(m.finish());
 
-    cfg.mirror = MirrorConfig {
-        directory: PathBuf::from(directory),
-        master: m
-            .string("master")
-            .map(|s| s.trim_end_matches('/').to_string())
-            .unwrap_or(d.master),
-        api_method: m
-            .choice(
-                "api-method",
-                &[("simple", ApiMethod::Simple), ("xmlrpc", ApiMethod::Xmlrpc)],
-            )?
-            .unwrap_or_default(),
-        metadata_source: m
-            .choice(
-                "metadata-source",
-                &[
-                    ("json", MetadataSource::Json),
-                    ("simple", MetadataSource::Simple),
-                ],
-            )?
-            .unwrap_or_default(),
-        workers: m.uint("workers", 1, 256)?.map_or(d.workers, |v| v as usize),
-        download_concurrency: m
-            .uint("download-concurrency", 1, 1024)?
-            .map_or(d.download_concurrency, |v| v as usize),
-        json: m.bool("json")?.unwrap_or(d.json),
-        allow_non_https: m.bool("allow-non-https")?.unwrap_or(d.allow_non_https),
-        timeout: m.seconds("timeout")?.unwrap_or(d.timeout),
-        global_timeout: m.seconds("global-timeout")?.unwrap_or(d.global_timeout),
-        stop_on_error: m.bool("stop-on-error")?.unwrap_or(d.stop_on_error),
-        release_files,
-        core_metadata: m.bool("core-metadata")?.unwrap_or(d.core_metadata),
-        hash_index: m.bool("hash-index")?.unwrap_or(d.hash_index),
-        simple_format: m
-            .choice(
-                "simple-format",
-                &[
-                    ("all", SimpleFormat::All),
-                    ("html", SimpleFormat::Html),
-                    ("json", SimpleFormat::Json),
-                ],
-            )?
-            .unwrap_or_default(),
-        compare_method: m
-            .choice(
-                "compare-method",
-                &[("hash", CompareMethod::Hash), ("stat", CompareMethod::Stat)],
-            )?
-            .unwrap_or_default(),
-        digest_name: m
-            .choice("digest-name", &[("sha256", "sha256"), ("md5", "md5")])?
-            .map_or(d.digest_name, str::to_string),
-        keep_index_versions: m
-            .uint("keep-index-versions", 0, 1000)?
-            .map_or(0, |v| v as u32),
-        cleanup: m.bool("cleanup")?.unwrap_or(d.cleanup),
-        root_uri,
-        download_mirror,
-        download_mirror_no_fallback: no_fallback,
-        diff_file,
-        diff_append_epoch: m.bool("diff-append-epoch")?.unwrap_or(false),
-        proxy: m.string("proxy").filter(|s| !s.is_empty()),
-        download_hosts: m
-            .string("download-hosts")
-            .map(|s| s.split_whitespace().map(str::to_string).collect())
-            .unwrap_or(d.download_hosts),
-        stale_retries: m
-            .uint("stale-retries", 1, 20)?
-            .map_or(d.stale_retries, |v| v as u32),
-        keep_deleted: match (m.bool("keep-deleted")?, delete_packages) {
-            (Some(keep), _) => keep,
-            (None, Some(delete)) => !delete,
-            (None, None) => d.keep_deleted,
-        },
-        storage_backend: m
-            .choice(
-                "storage-backend",
-                &[
-                    ("filesystem", StorageBackend::Filesystem),
-                    ("s3", StorageBackend::S3),
-                ],
-            )?
-            .unwrap_or_default(),
-    };
-    cfg.warnings.append(&mut m.warnings);
-    cfg.warnings.extend(m.unknown());
-
-    if let Some(section) = map.get("s3") {
-        let mut s = Options::new(&file, "s3", section);
-        cfg.s3 = Some(S3Config {
-            region_name: s.string("region-name"),
-            aws_access_key_id: s.string("aws-access-key-id"),
-            aws_secret_access_key: s.string("aws-secret-access-key"),
-            endpoint_url: s.string("endpoint-url"),
-            signature_version: s.string("signature-version"),
-        });
-        cfg.warnings.extend(s.unknown());
+    if let Some(mut h) = section("https") {
+        cfg.https = read_https(&mut h)?;
+        cfg.warnings.extend(h.finish());
     }
-    if cfg.mirror.storage_backend == StorageBackend::S3 && cfg.s3.is_none() {
-        cfg.warnings.push(format!(
-            "{file}: [mirror] storage-backend = s3 but there is no [s3] section; credentials and endpoint come from the environment"
-        ));
+    if let Some(mut s) = section("serve") {
+        cfg.serve = read_serve(&mut s)?;
+        cfg.warnings.extend(s.finish());
+    }
+    if let Some(mut s) = section("s3") {
+        cfg.s3 = Some(read_s3(&mut s)?);
+        cfg.warnings.extend(s.finish());
     }
 
     let (filters, warnings) = FilterConfig::from_sections(map, source)?;
     cfg.filters = filters;
     cfg.warnings.extend(warnings);
 
-    for name in map.keys() {
-        if !matches!(name.as_str(), "mirror" | "s3" | "DEFAULT")
-            && !FILTER_SECTIONS.contains(&name.as_str())
-        {
-            cfg.warnings
-                .push(format!("{file}: unknown section [{name}] is ignored"));
-        }
-    }
+    cfg.warnings.extend(cross_checks(&cfg, &file));
+    let names = map.keys().map(String::as_str);
+    cfg.warnings.extend(unknown_sections(
+        &file,
+        names.filter(|n| *n != ini::DEFAULT_SECTION),
+    ));
     Ok(cfg)
 }
 
@@ -223,116 +109,37 @@ fn substitute_reference(map: &SectionMap, file: &str, value: &str) -> Result<Str
     Ok(format!("{}{}{}", &c["pre"], found.trim(), &c["post"]))
 }
 
-/// Typed reads of one INI section, recording which options were used.
-struct Options<'a> {
-    file: &'a str,
-    section: &'a str,
-    entries: Vec<(String, &'a str)>,
-    used: Vec<bool>,
-    warnings: Vec<String>,
-}
+/// ConfigParser's value rules: every value is a string; booleans are its
+/// `getboolean` words; a list is whitespace- (or line-) separated.
+impl ConfigValue for str {
+    const BOOLEANS: &'static str = "a boolean: yes/no, true/false, on/off or 1/0";
 
-impl<'a> Options<'a> {
-    fn new(file: &'a str, section: &'a str, options: &'a BTreeMap<String, String>) -> Self {
-        let entries: Vec<(String, &str)> = options
-            .iter()
-            .map(|(k, v)| (k.trim().to_ascii_lowercase().replace('_', "-"), v.as_str()))
-            .collect();
-        let used = vec![false; entries.len()];
-        Options {
-            file,
-            section,
-            entries,
-            used,
-            warnings: Vec::new(),
-        }
+    fn literal(word: &str) -> String {
+        word.to_string()
     }
 
-    fn take(&mut self, key: &str) -> Option<&'a str> {
-        // The last spelling wins, as a later ConfigParser line overrides an earlier one.
-        let idx = self.entries.iter().rposition(|(k, _)| k == key)?;
-        for (i, (k, _)) in self.entries.iter().enumerate() {
-            if k == key {
-                self.used[i] = true;
-            }
-        }
-        Some(self.entries[idx].1)
+    fn shown(&self) -> String {
+        format!("{:?}", self.trim())
     }
 
-    fn err(&self, key: &str, value: &str, allowed: &str) -> ConfigError {
-        ConfigError::new(format!(
-            "{}: [{}] {} = {:?} is not valid; expected {}",
-            self.file,
-            self.section,
-            key,
-            value.trim(),
-            allowed
-        ))
+    fn as_string(&self) -> Option<String> {
+        Some(self.trim().to_string())
     }
 
-    fn string(&mut self, key: &str) -> Option<String> {
-        self.take(key).map(|v| v.trim().to_string())
+    fn as_strings(&self) -> Option<Vec<String>> {
+        Some(self.split_whitespace().map(str::to_string).collect())
     }
 
-    fn bool(&mut self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => parse_bool(v)
-                .map(Some)
-                .ok_or_else(|| self.err(key, v, "a boolean: yes/no, true/false, on/off or 1/0")),
-        }
+    fn as_bool(&self) -> Option<bool> {
+        parse_bool(self)
     }
 
-    fn uint(&mut self, key: &str, min: u64, max: u64) -> Result<Option<u64>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => match v.trim().parse::<u64>() {
-                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(self.err(key, v, &format!("a whole number from {min} to {max}"))),
-            },
-        }
+    fn as_uint(&self) -> Option<u64> {
+        self.trim().parse().ok()
     }
 
-    fn seconds(&mut self, key: &str) -> Result<Option<f64>, ConfigError> {
-        match self.take(key) {
-            None => Ok(None),
-            Some(v) => match v.trim().parse::<f64>() {
-                Ok(n) if n.is_finite() && n > 0.0 => Ok(Some(n)),
-                _ => Err(self.err(key, v, "a positive number of seconds")),
-            },
-        }
-    }
-
-    fn choice<T: Copy>(
-        &mut self,
-        key: &str,
-        options: &[(&str, T)],
-    ) -> Result<Option<T>, ConfigError> {
-        let Some(v) = self.take(key) else {
-            return Ok(None);
-        };
-        options
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(v.trim()))
-            .map(|(_, t)| Some(*t))
-            .ok_or_else(|| {
-                let allowed: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-                self.err(key, v, &format!("one of {}", allowed.join(", ")))
-            })
-    }
-
-    fn unknown(&self) -> Vec<String> {
-        self.entries
-            .iter()
-            .zip(&self.used)
-            .filter(|(_, used)| !**used)
-            .map(|((k, _), _)| {
-                format!(
-                    "{}: unknown option [{}] {} is ignored",
-                    self.file, self.section, k
-                )
-            })
-            .collect()
+    fn as_number(&self) -> Option<f64> {
+        self.trim().parse().ok()
     }
 }
 

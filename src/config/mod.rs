@@ -5,6 +5,8 @@
 pub mod bandersnatch;
 pub mod filters;
 pub mod ini;
+mod options;
+mod sections;
 mod toml_file;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,209 @@
+//! The meaning of `[mirror]`, `[s3]`, `[https]` and `[serve]`, written once for both
+//! file formats: each format hands in a [`Section`] over its own values.
+
+use std::path::PathBuf;
+
+use super::filters::FILTER_SECTIONS;
+use super::options::{ConfigValue, Section};
+use super::*;
+
+/// bandersnatch's default for `root_uri` when `release-files = false`.
+pub(crate) const DEFAULT_ROOT_URI: &str = "https://files.pythonhosted.org";
+
+/// Sections read here; the filter sections are [`FILTER_SECTIONS`].
+const OWN_SECTIONS: &[&str] = &["mirror", "https", "serve", "s3"];
+
+/// Every `[mirror]` key but `directory`, which the caller has read (a bandersnatch.conf
+/// requires it, a vorpal.toml defaults it). Warnings go to `m`.
+pub(crate) fn read_mirror<V: ConfigValue + ?Sized>(
+    m: &mut Section<'_, V>,
+    directory: PathBuf,
+) -> Result<MirrorConfig, ConfigError> {
+    let d = MirrorConfig::default();
+
+    let release_files = m.bool("release-files")?.unwrap_or(d.release_files);
+    let mut root_uri = m.text("root-uri")?;
+    if !release_files && root_uri.is_none() {
+        m.warn(format!(
+            "release-files = false without root_uri; links point at {DEFAULT_ROOT_URI}"
+        ));
+        root_uri = Some(DEFAULT_ROOT_URI.to_string());
+    }
+    let download_mirror = m.text("download-mirror")?;
+    let no_fallback = m.bool("download-mirror-no-fallback")?.unwrap_or(false);
+    if no_fallback && download_mirror.is_none() {
+        m.warn("download-mirror-no-fallback has no effect without download-mirror");
+    }
+    if let Some(v) = m.uint("verifiers", 1, 10)? {
+        m.warn(format!(
+            "verifiers = {v} is accepted but unused; use vorpal verify --workers N"
+        ));
+    }
+    if let Some(v) = m.string("log-config")? {
+        m.warn(format!(
+            "log-config = {v} is ignored; vorpal logs through RUST_LOG and its own options"
+        ));
+    }
+    // bandersnatch 1.x-3.x: delete-packages = false kept projects removed upstream.
+    let delete_packages = m.bool("delete-packages")?;
+    let keep_deleted = match (m.bool("keep-deleted")?, delete_packages) {
+        (Some(keep), _) => keep,
+        (None, Some(delete)) => !delete,
+        (None, None) => d.keep_deleted,
+    };
+
+    Ok(MirrorConfig {
+        directory,
+        master: m
+            .string("master")?
+            .map(|s| s.trim_end_matches('/').to_string())
+            .unwrap_or(d.master),
+        api_method: m
+            .choice(
+                "api-method",
+                &[("simple", ApiMethod::Simple), ("xmlrpc", ApiMethod::Xmlrpc)],
+            )?
+            .unwrap_or_default(),
+        metadata_source: m
+            .choice(
+                "metadata-source",
+                &[
+                    ("json", MetadataSource::Json),
+                    ("simple", MetadataSource::Simple),
+                ],
+            )?
+            .unwrap_or_default(),
+        workers: m.uint("workers", 1, 256)?.map_or(d.workers, |v| v as usize),
+        download_concurrency: m
+            .uint("download-concurrency", 1, 1024)?
+            .map_or(d.download_concurrency, |v| v as usize),
+        json: m.bool("json")?.unwrap_or(d.json),
+        allow_non_https: m.bool("allow-non-https")?.unwrap_or(d.allow_non_https),
+        timeout: m.seconds("timeout")?.unwrap_or(d.timeout),
+        global_timeout: m.seconds("global-timeout")?.unwrap_or(d.global_timeout),
+        stop_on_error: m.bool("stop-on-error")?.unwrap_or(d.stop_on_error),
+        release_files,
+        core_metadata: m.bool("core-metadata")?.unwrap_or(d.core_metadata),
+        hash_index: m.bool("hash-index")?.unwrap_or(d.hash_index),
+        simple_format: m
+            .choice(
+                "simple-format",
+                &[
+                    ("all", SimpleFormat::All),
+                    ("html", SimpleFormat::Html),
+                    ("json", SimpleFormat::Json),
+                ],
+            )?
+            .unwrap_or_default(),
+        compare_method: m
+            .choice(
+                "compare-method",
+                &[("hash", CompareMethod::Hash), ("stat", CompareMethod::Stat)],
+            )?
+            .unwrap_or_default(),
+        digest_name: m
+            .choice("digest-name", &[("sha256", "sha256"), ("md5", "md5")])?
+            .map_or(d.digest_name, str::to_string),
+        keep_index_versions: m
+            .uint("keep-index-versions", 0, 1000)?
+            .map_or(d.keep_index_versions, |v| v as u32),
+        cleanup: m.bool("cleanup")?.unwrap_or(d.cleanup),
+        root_uri,
+        download_mirror,
+        download_mirror_no_fallback: no_fallback,
+        diff_file: m.path("diff-file")?,
+        diff_append_epoch: m.bool("diff-append-epoch")?.unwrap_or(d.diff_append_epoch),
+        proxy: m.text("proxy")?,
+        download_hosts: m.strings("download-hosts")?.unwrap_or(d.download_hosts),
+        stale_retries: m
+            .uint("stale-retries", 1, 20)?
+            .map_or(d.stale_retries, |v| v as u32),
+        keep_deleted,
+        storage_backend: m
+            .choice(
+                "storage-backend",
+                &[
+                    ("filesystem", StorageBackend::Filesystem),
+                    ("s3", StorageBackend::S3),
+                ],
+            )?
+            .unwrap_or_default(),
+    })
+}
+
+/// `[s3]`, bandersnatch's keys.
+pub(crate) fn read_s3<V: ConfigValue + ?Sized>(
+    s: &mut Section<'_, V>,
+) -> Result<S3Config, ConfigError> {
+    Ok(S3Config {
+        region_name: s.string("region-name")?,
+        aws_access_key_id: s.string("aws-access-key-id")?,
+        aws_secret_access_key: s.string("aws-secret-access-key")?,
+        endpoint_url: s.string("endpoint-url")?,
+        signature_version: s.string("signature-version")?,
+    })
+}
+
+/// `[https]`; an unknown `verify` value is a warning and counts as not set.
+pub(crate) fn read_https<V: ConfigValue + ?Sized>(
+    h: &mut Section<'_, V>,
+) -> Result<HttpsConfig, ConfigError> {
+    let verify = h.string("verify")?;
+    let https = HttpsConfig {
+        verify: verify
+            .as_deref()
+            .and_then(|v| VerifySetting::parse(v.trim())),
+        ca_bundle: h
+            .strings("ca-bundle")?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect(),
+        insecure_hosts: h.strings("insecure-hosts")?.unwrap_or_default(),
+        client_cert: h.path("client-cert")?,
+    };
+    if let Some(v) = verify
+        && https.verify.is_none()
+    {
+        h.warn(format!(
+            "verify = \"{v}\" is not one of enable, disable, platform_default; treated as not set"
+        ));
+    }
+    Ok(https)
+}
+
+/// `[serve]`.
+pub(crate) fn read_serve<V: ConfigValue + ?Sized>(
+    s: &mut Section<'_, V>,
+) -> Result<ServeConfig, ConfigError> {
+    Ok(ServeConfig {
+        listen: s.strings("listen")?.unwrap_or_default(),
+        tls_cert: s.path("tls-cert")?,
+        tls_key: s.path("tls-key")?,
+        public_url: s.text("public-url")?,
+    })
+}
+
+/// Checks that need more than one section.
+pub(crate) fn cross_checks(cfg: &Config, file: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if cfg.mirror.storage_backend == StorageBackend::S3 && cfg.s3.is_none() {
+        out.push(format!(
+            "{file}: [mirror] storage-backend = s3 but there is no [s3] section; credentials and endpoint come from the environment"
+        ));
+    }
+    out
+}
+
+/// A warning for every section neither these readers nor the filters read.
+pub(crate) fn unknown_sections<'a>(
+    file: &str,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    names
+        .into_iter()
+        .filter(|n| !OWN_SECTIONS.contains(n) && !FILTER_SECTIONS.contains(n))
+        .map(|n| format!("{file}: unknown section [{n}] is ignored"))
+        .collect()
+}
