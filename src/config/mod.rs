@@ -107,7 +107,7 @@ impl VerifySetting {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MirrorConfig {
     /// Mirror root; `web/` lives below it.
     pub directory: PathBuf,

@@ -207,3 +207,210 @@ pub(crate) fn unknown_sections<'a>(
         .map(|n| format!("{file}: unknown section [{n}] is ignored"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn toml(text: &str) -> Result<Config, ConfigError> {
+        parse_toml(Path::new("/etc/vorpal.toml"), text)
+    }
+
+    fn ini(text: &str) -> Result<Config, ConfigError> {
+        parse_bandersnatch(Path::new("/etc/bandersnatch.conf"), text)
+    }
+
+    /// Every key [mirror], [s3], [https] and [serve] read, away from its default.
+    const TOML: &str = r#"
+[mirror]
+directory = "/srv/pypi"
+master = "https://mirror.example/"
+api-method = "xmlrpc"
+metadata_source = "simple"
+workers = 9
+download-concurrency = 40
+json = true
+allow-non-https = true
+timeout = 12.5
+global-timeout = 3600
+stop-on-error = true
+release-files = false
+core-metadata = false
+hash-index = true
+simple-format = "JSON"
+compare-method = "stat"
+digest_name = "md5"
+keep_index_versions = 3
+cleanup = true
+root_uri = "https://files.example"
+download-mirror = "https://dl.example"
+download-mirror-no-fallback = true
+diff-file = "/srv/pypi/mirrored-files"
+diff-append-epoch = true
+proxy = "http://proxy.example:3128"
+download-hosts = ["files.example", "dl.example"]
+stale-retries = 5
+delete-packages = false
+storage-backend = "s3"
+
+[s3]
+region_name = "eu-west-1"
+endpoint_url = "https://minio.example:9000"
+
+[https]
+verify = "disable"
+ca-bundle = ["/etc/ssl/a.pem", "/etc/ssl/b.pem"]
+insecure-hosts = ["mirror.internal:8443"]
+client-cert = "/etc/vorpal/client.pem"
+
+[serve]
+listen = ["127.0.0.1:8443", "[::1]:8443"]
+tls-cert = "/etc/vorpal/cert.pem"
+tls-key = "/etc/vorpal/key.pem"
+public-url = "https://pypi.example.internal"
+"#;
+
+    /// [`TOML`] as a bandersnatch.conf: ConfigParser booleans, lists one per line.
+    const INI: &str = "
+[mirror]
+directory = /srv/pypi
+master = https://mirror.example/
+api-method = xmlrpc
+metadata_source = simple
+workers = 9
+download-concurrency = 40
+json = yes
+allow-non-https = on
+timeout = 12.5
+global-timeout = 3600
+stop-on-error = 1
+release-files = no
+core-metadata = off
+hash-index = True
+simple-format = JSON
+compare-method = stat
+digest_name = md5
+keep_index_versions = 3
+cleanup = true
+root_uri = https://files.example
+download-mirror = https://dl.example
+download-mirror-no-fallback = yes
+diff-file = {{mirror_directory}}/mirrored-files
+diff-append-epoch = 1
+proxy = http://proxy.example:3128
+download-hosts =
+    files.example
+    dl.example
+stale-retries = 5
+delete-packages = false
+storage-backend = s3
+
+[s3]
+region_name = eu-west-1
+endpoint_url = https://minio.example:9000
+
+[https]
+verify = disable
+ca-bundle = /etc/ssl/a.pem /etc/ssl/b.pem
+insecure-hosts = mirror.internal:8443
+client-cert = /etc/vorpal/client.pem
+
+[serve]
+listen = 127.0.0.1:8443 [::1]:8443
+tls-cert = /etc/vorpal/cert.pem
+tls-key = /etc/vorpal/key.pem
+public-url = https://pypi.example.internal
+";
+
+    #[test]
+    fn one_option_set_in_both_formats_gives_one_config() {
+        let (t, i) = (toml(TOML).unwrap(), ini(INI).unwrap());
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert!(i.warnings.is_empty(), "{:?}", i.warnings);
+        assert_eq!(t.mirror, i.mirror);
+        assert_ne!(t.mirror, MirrorConfig::default());
+        assert!(t.mirror.keep_deleted, "delete-packages = false");
+        assert_eq!(t.s3, i.s3);
+        assert_eq!(format!("{:?}", t.https), format!("{:?}", i.https));
+        assert_eq!(t.https.ca_bundle.len(), 2);
+        assert_eq!(format!("{:?}", t.serve), format!("{:?}", i.serve));
+        assert_eq!(t.serve.listen.len(), 2);
+    }
+
+    #[test]
+    fn notes_and_defaults_apply_to_both_formats() {
+        let cases = [
+            (
+                "[mirror]\nrelease-files = false\n",
+                "[mirror]\ndirectory = ./mirror\nrelease-files = false\n",
+                "release-files = false without root_uri",
+            ),
+            (
+                "[mirror]\ndownload-mirror-no-fallback = true\n",
+                "[mirror]\ndirectory = ./mirror\ndownload-mirror-no-fallback = true\n",
+                "no effect without download-mirror",
+            ),
+            (
+                "[mirror]\nverifiers = 4\n",
+                "[mirror]\ndirectory = ./mirror\nverifiers = 4\n",
+                "verifiers = 4 is accepted but unused",
+            ),
+            (
+                "[mirror]\nlog-config = \"/etc/log.conf\"\n",
+                "[mirror]\ndirectory = ./mirror\nlog-config = /etc/log.conf\n",
+                "log-config = /etc/log.conf is ignored",
+            ),
+            (
+                "[mirror]\nstorage-backend = \"s3\"\n",
+                "[mirror]\ndirectory = ./mirror\nstorage-backend = s3\n",
+                "there is no [s3] section",
+            ),
+            (
+                "[mirror]\nroot-uri = \"https://a\"\nroot_uri = \"https://b\"\n",
+                "[mirror]\ndirectory = ./mirror\nroot-uri = https://a\nroot_uri = https://b\n",
+                "root-uri is set more than once (root-uri, root_uri); root_uri is used",
+            ),
+        ];
+        for (t, i, note) in cases {
+            let (t, i) = (toml(t).unwrap(), ini(i).unwrap());
+            assert_eq!(t.mirror, i.mirror, "{note}");
+            for c in [&t, &i] {
+                assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+                assert!(c.warnings[0].contains(note), "{:?}", c.warnings);
+            }
+        }
+        let c = toml("[mirror]\nrelease-files = false\n").unwrap();
+        assert_eq!(c.mirror.root_uri.as_deref(), Some(DEFAULT_ROOT_URI));
+        let c = toml("[mirror]\nroot-uri = \"https://a\"\nroot_uri = \"https://b\"\n").unwrap();
+        assert_eq!(c.mirror.root_uri.as_deref(), Some("https://b"));
+    }
+
+    #[test]
+    fn each_format_keeps_its_value_rules() {
+        // A ConfigParser boolean word is not a TOML boolean.
+        let e = toml("[mirror]\njson = \"yes\"\n").unwrap_err().0;
+        assert!(
+            e.contains("/etc/vorpal.toml: [mirror] json = \"yes\"") && e.contains("true or false"),
+            "{e}"
+        );
+        // TOML's infinity is not a timeout.
+        let e = toml("[mirror]\ntimeout = inf\n").unwrap_err().0;
+        assert!(e.contains("positive number of seconds"), "{e}");
+        let e = ini("[mirror]\ndirectory = /m\ntimeout = inf\n")
+            .unwrap_err()
+            .0;
+        assert!(e.contains("positive number of seconds"), "{e}");
+        let e = toml("[mirror]\nworkers = \"4\"\n").unwrap_err().0;
+        assert!(e.contains("a whole number from 1 to 256"), "{e}");
+        let e = toml("[s3]\nregion_name = 1\n").unwrap_err().0;
+        assert!(
+            e.contains("[s3] region-name = 1") && e.contains("a string"),
+            "{e}"
+        );
+        // An empty INI value is an empty list.
+        let c = ini("[mirror]\ndirectory = /m\n[serve]\nlisten =\n").unwrap();
+        assert!(c.serve.listen.is_empty() && c.warnings.is_empty());
+    }
+}
