@@ -357,70 +357,39 @@ impl FilterConfig {
 
     /// Plugins switched on without the settings they read do nothing; say so.
     fn warn_unconfigured(&self, r: &mut Reader) {
-        let missing: &[(Plugin, bool, &str)] = &[
-            (
-                Plugin::AllowlistProject,
-                self.allowlist_packages.is_empty(),
-                "[allowlist] packages",
-            ),
-            (
-                Plugin::AllowlistRelease,
-                self.allowlist_packages.is_empty(),
-                "[allowlist] packages",
-            ),
-            (
-                Plugin::ProjectRequirements,
-                self.requirements.is_empty(),
-                "[allowlist] requirements",
-            ),
-            (
-                Plugin::ProjectRequirementsPinned,
-                self.requirements.is_empty(),
-                "[allowlist] requirements",
-            ),
-            (
-                Plugin::BlocklistProject,
-                self.blocklist_packages.is_empty(),
-                "[blocklist] packages",
-            ),
-            (
-                Plugin::BlocklistRelease,
-                self.blocklist_packages.is_empty(),
-                "[blocklist] packages",
-            ),
-            (
-                Plugin::RegexProject,
-                self.regex_packages.is_empty(),
-                "[filter_regex] packages",
-            ),
-            (
-                Plugin::RegexRelease,
-                self.regex_releases.is_empty(),
-                "[filter_regex] releases",
-            ),
-            (
-                Plugin::LatestRelease,
-                self.latest_keep == 0,
-                "[latest_release] keep",
-            ),
-            (
-                Plugin::ExcludePlatform,
-                self.platforms.is_empty(),
-                "[blocklist] platforms",
-            ),
-            (
-                Plugin::SizeProjectMetadata,
-                self.max_package_size.is_none(),
-                "[size_project_metadata] max_package_size",
-            ),
-            (
-                Plugin::VersionsCountProjectMetadata,
-                self.min_versions.is_none() && self.max_versions.is_none(),
-                "[versions_count_project_metadata] min_versions or max_versions",
-            ),
-        ];
-        for (plugin, absent, setting) in missing {
-            if *absent && self.is_enabled(*plugin) {
+        for plugin in &self.enabled {
+            use Plugin::*;
+            let (absent, setting) = match plugin {
+                AllowlistProject | AllowlistRelease => {
+                    (self.allowlist_packages.is_empty(), "[allowlist] packages")
+                }
+                ProjectRequirements | ProjectRequirementsPinned => {
+                    (self.requirements.is_empty(), "[allowlist] requirements")
+                }
+                BlocklistProject | BlocklistRelease => {
+                    (self.blocklist_packages.is_empty(), "[blocklist] packages")
+                }
+                RegexProject => (self.regex_packages.is_empty(), "[filter_regex] packages"),
+                RegexRelease => (self.regex_releases.is_empty(), "[filter_regex] releases"),
+                LatestRelease => (self.latest_keep == 0, "[latest_release] keep"),
+                ExcludePlatform => (self.platforms.is_empty(), "[blocklist] platforms"),
+                SizeProjectMetadata => (
+                    self.max_package_size.is_none(),
+                    "[size_project_metadata] max_package_size",
+                ),
+                VersionsCountProjectMetadata => (
+                    self.min_versions.is_none() && self.max_versions.is_none(),
+                    "[versions_count_project_metadata] min_versions or max_versions",
+                ),
+                // No required setting: prerelease_release covers every project without
+                // [filter_prerelease] packages; metadata filters' rules are their sections.
+                PrereleaseRelease
+                | RegexProjectMetadata
+                | RegexReleaseFileMetadata
+                | VersionRangeProjectMetadata
+                | VersionRangeReleaseFileMetadata => (false, ""),
+            };
+            if absent {
                 r.warn(format!(
                     "plugin {} is enabled but {setting} is not set, so it filters nothing",
                     plugin.name()
@@ -674,6 +643,22 @@ impl Reader {
     }
 }
 
+/// A [`SectionMap`] from literals, for tests.
+#[cfg(test)]
+pub(crate) fn map(sections: &[(&str, &[(&str, &str)])]) -> SectionMap {
+    sections
+        .iter()
+        .map(|(s, opts)| {
+            (
+                s.to_string(),
+                opts.iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// Python ConfigParser's `getboolean` words, case-insensitive.
 pub fn parse_bool(raw: &str) -> Option<bool> {
     match raw.trim().to_ascii_lowercase().as_str() {
@@ -686,20 +671,6 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn map(sections: &[(&str, &[(&str, &str)])]) -> SectionMap {
-        sections
-            .iter()
-            .map(|(s, opts)| {
-                (
-                    s.to_string(),
-                    opts.iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                )
-            })
-            .collect()
-    }
 
     fn parse(
         sections: &[(&str, &[(&str, &str)])],

@@ -3,21 +3,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::config::filters::{Plugin, SortBy};
-
-fn map(sections: &[(&str, &[(&str, &str)])]) -> SectionMap {
-    sections
-        .iter()
-        .map(|(s, opts)| {
-            (
-                s.to_string(),
-                opts.iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            )
-        })
-        .collect()
-}
+use crate::config::filters::{Plugin, SortBy, map};
 
 fn read(sections: &[(&str, &[(&str, &str)])]) -> Result<Config, ConfigError> {
     from_ini_sections(&map(sections), Path::new("/etc/bandersnatch.conf"))
