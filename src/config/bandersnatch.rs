@@ -151,22 +151,8 @@ pub fn to_toml(cfg: &Config) -> String {
     let mut t = Table::new();
     put(&mut t, "directory", path_str(&m.directory));
     put(&mut t, "master", m.master.clone());
-    put(
-        &mut t,
-        "api-method",
-        match m.api_method {
-            ApiMethod::Simple => "simple",
-            ApiMethod::Xmlrpc => "xmlrpc",
-        },
-    );
-    put(
-        &mut t,
-        "metadata-source",
-        match m.metadata_source {
-            MetadataSource::Json => "json",
-            MetadataSource::Simple => "simple",
-        },
-    );
+    put(&mut t, "api-method", m.api_method.name());
+    put(&mut t, "metadata-source", m.metadata_source.name());
     put(&mut t, "workers", m.workers as i64);
     put(
         &mut t,
@@ -181,23 +167,8 @@ pub fn to_toml(cfg: &Config) -> String {
     put(&mut t, "release-files", m.release_files);
     put(&mut t, "core-metadata", m.core_metadata);
     put(&mut t, "hash-index", m.hash_index);
-    put(
-        &mut t,
-        "simple-format",
-        match m.simple_format {
-            SimpleFormat::All => "all",
-            SimpleFormat::Html => "html",
-            SimpleFormat::Json => "json",
-        },
-    );
-    put(
-        &mut t,
-        "compare-method",
-        match m.compare_method {
-            CompareMethod::Hash => "hash",
-            CompareMethod::Stat => "stat",
-        },
-    );
+    put(&mut t, "simple-format", m.simple_format.name());
+    put(&mut t, "compare-method", m.compare_method.name());
     put(&mut t, "digest-name", m.digest_name.clone());
     put(
         &mut t,
@@ -232,12 +203,7 @@ pub fn to_toml(cfg: &Config) -> String {
     let h = &cfg.https;
     let mut t = Table::new();
     if let Some(v) = h.verify {
-        let word = match v {
-            VerifySetting::Enable => "enable",
-            VerifySetting::Disable => "disable",
-            VerifySetting::PlatformDefault => "platform_default",
-        };
-        put(&mut t, "verify", word);
+        put(&mut t, "verify", v.name());
     }
     if !h.ca_bundle.is_empty() {
         let paths: Vec<String> = h.ca_bundle.iter().map(|p| path_str(p)).collect();

@@ -26,6 +26,19 @@ impl ConfigError {
     }
 }
 
+/// A setting with a fixed set of values, each named by one word in both file formats.
+pub trait Named: Copy + PartialEq + 'static {
+    /// Every value with its word: read case-insensitively, written as here.
+    const NAMES: &'static [(&'static str, Self)];
+
+    fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("", |(n, _)| n)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ApiMethod {
     /// PEP 691 JSON root with per-project `_last-serial` (bandersnatch 8's way).
@@ -33,6 +46,11 @@ pub enum ApiMethod {
     Simple,
     /// XML-RPC `list_packages_with_serial` / `changelog_since_serial`.
     Xmlrpc,
+}
+
+impl Named for ApiMethod {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("simple", Self::Simple), ("xmlrpc", Self::Xmlrpc)];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,11 +62,20 @@ pub enum MetadataSource {
     Simple,
 }
 
+impl Named for MetadataSource {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("json", Self::Json), ("simple", Self::Simple)];
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CompareMethod {
     #[default]
     Hash,
     Stat,
+}
+
+impl Named for CompareMethod {
+    const NAMES: &'static [(&'static str, Self)] = &[("hash", Self::Hash), ("stat", Self::Stat)];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +84,14 @@ pub enum SimpleFormat {
     All,
     Html,
     Json,
+}
+
+impl Named for SimpleFormat {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("all", Self::All),
+        ("html", Self::Html),
+        ("json", Self::Json),
+    ];
 }
 
 /// Where the mirror tree lives (bandersnatch `storage-backend`).
@@ -68,13 +103,9 @@ pub enum StorageBackend {
     S3,
 }
 
-impl StorageBackend {
-    pub fn name(self) -> &'static str {
-        match self {
-            StorageBackend::Filesystem => "filesystem",
-            StorageBackend::S3 => "s3",
-        }
-    }
+impl Named for StorageBackend {
+    const NAMES: &'static [(&'static str, Self)] =
+        &[("filesystem", Self::Filesystem), ("s3", Self::S3)];
 }
 
 /// `[s3]`, bandersnatch's names, for an object-storage backend.
@@ -95,15 +126,21 @@ pub enum VerifySetting {
     PlatformDefault,
 }
 
+impl Named for VerifySetting {
+    const NAMES: &'static [(&'static str, Self)] = &[
+        ("enable", Self::Enable),
+        ("disable", Self::Disable),
+        ("platform_default", Self::PlatformDefault),
+    ];
+}
+
 impl VerifySetting {
     /// Exact, case-sensitive values as PEP 493 specifies; anything else is `None`.
     pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "enable" => Some(Self::Enable),
-            "disable" => Some(Self::Disable),
-            "platform_default" => Some(Self::PlatformDefault),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == value)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -277,14 +314,18 @@ pub fn parse_bandersnatch(path: &Path, text: &str) -> Result<Config, ConfigError
     bandersnatch::from_ini_sections(&map, path)
 }
 
-/// Load one file, TOML or INI (see [`detect_format`]).
-pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| {
         ConfigError::new(format!(
             "cannot read config file {}: {e}; pass an existing file with -c PATH",
             path.display()
         ))
-    })?;
+    })
+}
+
+/// Load one file, TOML or INI (see [`detect_format`]).
+pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
+    let text = read_text(path)?;
     match detect_format(path, &text) {
         ConfigFormat::Toml => parse_toml(path, &text),
         ConfigFormat::Ini => parse_bandersnatch(path, &text),

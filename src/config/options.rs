@@ -6,7 +6,7 @@
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
-use super::ConfigError;
+use super::{ConfigError, Named};
 
 /// One file format's value rules: how a raw value reads as each type, `None` when it
 /// does not (the section then reports the value and what is allowed).
@@ -165,6 +165,11 @@ impl<'a, V: ConfigValue + ?Sized> Section<'a, V> {
                 .find(|(n, _)| n.eq_ignore_ascii_case(s.trim()))
                 .map(|(_, t)| *t)
         })
+    }
+
+    /// A [`Named`] setting, its default when unset.
+    pub(crate) fn named<T: Named + Default>(&mut self, key: &str) -> Result<T, ConfigError> {
+        Ok(self.choice(key, T::NAMES)?.unwrap_or_default())
     }
 
     /// Record `{file}: [{section}] {message}`.

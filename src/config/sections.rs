@@ -58,21 +58,8 @@ pub(crate) fn read_mirror<V: ConfigValue + ?Sized>(
             .string("master")?
             .map(|s| s.trim_end_matches('/').to_string())
             .unwrap_or(d.master),
-        api_method: m
-            .choice(
-                "api-method",
-                &[("simple", ApiMethod::Simple), ("xmlrpc", ApiMethod::Xmlrpc)],
-            )?
-            .unwrap_or_default(),
-        metadata_source: m
-            .choice(
-                "metadata-source",
-                &[
-                    ("json", MetadataSource::Json),
-                    ("simple", MetadataSource::Simple),
-                ],
-            )?
-            .unwrap_or_default(),
+        api_method: m.named("api-method")?,
+        metadata_source: m.named("metadata-source")?,
         workers: m.uint("workers", 1, 256)?.map_or(d.workers, |v| v as usize),
         download_concurrency: m
             .uint("download-concurrency", 1, 1024)?
@@ -85,22 +72,8 @@ pub(crate) fn read_mirror<V: ConfigValue + ?Sized>(
         release_files,
         core_metadata: m.bool("core-metadata")?.unwrap_or(d.core_metadata),
         hash_index: m.bool("hash-index")?.unwrap_or(d.hash_index),
-        simple_format: m
-            .choice(
-                "simple-format",
-                &[
-                    ("all", SimpleFormat::All),
-                    ("html", SimpleFormat::Html),
-                    ("json", SimpleFormat::Json),
-                ],
-            )?
-            .unwrap_or_default(),
-        compare_method: m
-            .choice(
-                "compare-method",
-                &[("hash", CompareMethod::Hash), ("stat", CompareMethod::Stat)],
-            )?
-            .unwrap_or_default(),
+        simple_format: m.named("simple-format")?,
+        compare_method: m.named("compare-method")?,
         digest_name: m
             .choice("digest-name", &[("sha256", "sha256"), ("md5", "md5")])?
             .map_or(d.digest_name, str::to_string),
@@ -119,15 +92,7 @@ pub(crate) fn read_mirror<V: ConfigValue + ?Sized>(
             .uint("stale-retries", 1, 20)?
             .map_or(d.stale_retries, |v| v as u32),
         keep_deleted,
-        storage_backend: m
-            .choice(
-                "storage-backend",
-                &[
-                    ("filesystem", StorageBackend::Filesystem),
-                    ("s3", StorageBackend::S3),
-                ],
-            )?
-            .unwrap_or_default(),
+        storage_backend: m.named("storage-backend")?,
     })
 }
 

@@ -174,13 +174,7 @@ fn filter_sections(path: &Path, root: &Table) -> Result<filters::SectionMap, Con
 
 /// Read and parse a `vorpal.toml`.
 pub fn load_toml(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ConfigError::new(format!(
-            "cannot read config file {}: {e}; pass an existing file with -c PATH",
-            path.display()
-        ))
-    })?;
-    parse_toml(path, &text)
+    parse_toml(path, &read_text(path)?)
 }
 
 #[cfg(test)]
