@@ -120,7 +120,7 @@ done
 # --- endpoints: one project page and one ~10 KB file from it ---------------------
 PROJECT=gen-7-0
 # (sed, not head: head would close the pipe early and fail the pipeline under pipefail)
-[ -f "$WEB/simple/$PROJECT/index.v1_json" ] || PROJECT=$(ls "$WEB/simple" | grep -v '^index' | sed -n 1p)
+[ -f "$WEB/simple/$PROJECT/index.v1_json" ] || PROJECT=$(find "$WEB/simple" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | sed -n 1p)
 FILE_PATH=$(find "$WEB/packages" -type f -name "${PROJECT//-/_}-*-py3-none-any.whl" | sort | sed -n 1p)
 [ -n "$FILE_PATH" ] || FILE_PATH=$(find "$WEB/packages" -type f -name '*-py3-none-any.whl' | sort | sed -n 1p)
 FILE_URL=${FILE_PATH#"$WEB"}
@@ -198,16 +198,16 @@ for run in $(seq "$RUNS"); do
       out=$WORK/wrk/$tool-$ep-$run.txt
       wait_quiet
       # shellcheck disable=SC2046
-      before=$(cpu_ticks $(server_pids $tool))
+      before=$(cpu_ticks $(server_pids "$tool"))
       busy0=$(busy_ticks)
       t0=$(date +%s.%N)
       /usr/bin/time -f "%U %S" -o "$out.time" \
         wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "Accept: $(endpoint_accept $ep)" \
-        "$(url $tool "$(endpoint_path $ep)")" >"$out"
+        "$(url "$tool" "$(endpoint_path "$ep")")" >"$out"
       t1=$(date +%s.%N)
       busy1=$(busy_ticks)
       # shellcheck disable=SC2046
-      after=$(cpu_ticks $(server_pids $tool))
+      after=$(cpu_ticks $(server_pids "$tool"))
       # CPU used by anything but this server and wrk (other work on a shared machine),
       # as a share of all cores over the run: the noise indicator for the row.
       others=$(awk -v b0="$busy0" -v b1="$busy1" -v s0="$before" -v s1="$after" -v hz="$HZ" \
@@ -228,7 +228,7 @@ for run in $(seq "$RUNS"); do
 done
 
 # --- uv pip install of a fixed set of projects --------------------------------------
-UV_SET=$(ls "$WEB/simple" | grep -v '^index' | sort -V | sed -n "1,${UV_PROJECTS}p" | tr '\n' ' ')
+UV_SET=$(find "$WEB/simple" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | sed -n "1,${UV_PROJECTS}p" | tr '\n' ' ')
 echo "tool run seconds" >"$WORK/uv.tsv"
 for run in $(seq "$UV_RUNS"); do
   if [ $((run % 2)) = 1 ]; then order="nginx vorpal"; else order="vorpal nginx"; fi
@@ -265,6 +265,7 @@ VORPAL_HWM=$(hwm_kb "$VORPAL_PID")
 NGINX_WORKERS=$(pgrep -P "$NGINX_PID" | tr '\n' ' ')
 # shellcheck disable=SC2086
 NGINX_HWM_WORKERS=$(hwm_kb $NGINX_WORKERS)
+# shellcheck disable=SC2086
 NGINX_HWM_ALL=$(hwm_kb "$NGINX_PID" $NGINX_WORKERS)
 
 # --- report ----------------------------------------------------------------------------
