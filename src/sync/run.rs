@@ -14,7 +14,7 @@ use crate::storage::{FsStorage, Key, Storage};
 use crate::sync::layout::{Layout, ROOT_PAGES};
 use crate::sync::plan::make_plan;
 use crate::sync::progress::Progress;
-use crate::sync::project::{JobOutcome, sync_project};
+use crate::sync::project::{JobOutcome, ProjectError, sync_project};
 use crate::sync::state::{self, MirrorLock, StateDb};
 use crate::sync::{SyncEnv, filters};
 use crate::upstream::Upstream;
@@ -246,13 +246,24 @@ pub async fn run_sync_locked(
             let env = env.clone();
             let stop = stop.clone();
             let display = display.clone();
-            async move {
+            // Each job is its own task so that jobs run on every runtime thread
+            // (hashing and parsing are CPU work), not all on the one driving this loop.
+            let job_name = name.clone();
+            let job = tokio::spawn(async move {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    return (name, None);
+                    return None;
                 }
-                let hint = display.get(&name).map(String::as_str);
-                let r = sync_project(&env, &name, serial, hint).await;
-                (name, Some(r))
+                let hint = display.get(&job_name).map(String::as_str);
+                Some(sync_project(&env, &job_name, serial, hint).await)
+            });
+            async move {
+                let outcome = match job.await {
+                    Ok(outcome) => outcome,
+                    Err(e) => Some(Err(ProjectError::Invalid(format!(
+                        "the job for {name} stopped unexpectedly: {e}"
+                    )))),
+                };
+                (name, outcome)
             }
         })
         .buffer_unordered(env.cfg.workers);
