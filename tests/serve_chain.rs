@@ -6,15 +6,13 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 
 use serde_json::Value;
 use support::mirror::{TestMirror, snapshot};
-use support::tls::TestCa;
+use support::served::{Served, serve};
 use support::tools;
 use support::upstream::{FakeUpstream, FileSpec, ProjectSpec, ReleaseSpec, UpstreamOptions};
 use vorpal::config::{ApiMethod, Config, MetadataSource};
-use vorpal::serve::{JournalXmlRpc, RunningServer, ServeOptions, TlsPaths, bind};
 use vorpal::upstream::Upstream;
 
 async fn upstream() -> FakeUpstream {
@@ -61,38 +59,6 @@ async fn mirror_a(fake: &FakeUpstream) -> TestMirror {
     a.sync().await;
     a.assert_matches(fake);
     a
-}
-
-/// `vorpal serve` over A, in-process, TLS from a test CA, XML-RPC from A's journal.
-struct Served {
-    server: RunningServer,
-    base: String,
-    ca_pem: PathBuf,
-    _certs: tempfile::TempDir,
-}
-
-async fn serve(root: &Path) -> Served {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let certs = tempfile::tempdir().unwrap();
-    let ca = TestCa::new("vorpal serve chain CA");
-    let ca_pem = ca.write_pem(certs.path(), "ca.pem");
-    let (cert, key) = ca
-        .leaf(&["127.0.0.1", "localhost"])
-        .write(certs.path(), "leaf");
-    let mut opts = ServeOptions::new(root);
-    opts.listen = vec!["127.0.0.1:0".parse().unwrap()];
-    opts.tls = Some(TlsPaths { cert, key });
-    opts.xmlrpc = Some(Arc::new(JournalXmlRpc::new(root)));
-    opts.cert_poll_interval = None;
-    opts.reload_on_sighup = false;
-    let server = bind(opts).await.unwrap();
-    let base = format!("https://{}", server.local_addrs()[0]);
-    Served {
-        server,
-        base,
-        ca_pem,
-        _certs: certs,
-    }
 }
 
 /// Mirror B: a vorpal whose upstream is the served A.

@@ -86,18 +86,22 @@ impl Layout {
 
     /// The href a project page uses for a file stored at `key` (`web/packages/...`).
     pub fn file_href(&self, key: &Key) -> String {
-        let rel = key.as_str().strip_prefix("web/").unwrap_or(key.as_str());
-        let encoded: Vec<String> = rel
-            .split('/')
-            .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
-            .collect();
-        let rel = encoded.join("/");
+        let rel = url_path(key);
         match &self.root_uri {
             Some(base) => format!("{base}/{rel}"),
             None if self.hash_index => format!("../../../{rel}"),
             None => format!("../../{rel}"),
         }
     }
+}
+
+/// A stored key as a URL path relative to `web/`, each segment percent-encoded.
+pub fn url_path(key: &Key) -> String {
+    let rel = key.as_str().strip_prefix("web/").unwrap_or(key.as_str());
+    rel.split('/')
+        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// `web/json/<name>` and `web/pypi/<name>/json`.

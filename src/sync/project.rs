@@ -327,19 +327,40 @@ async fn ensure_file(
         }
     }
     let _permit = env.downloads.acquire().await;
-    let size = download::download_verified(
-        &env.client,
-        storage,
-        &w.key,
-        &w.url,
-        &w.expected,
-        mtime,
-        &env.progress,
-    )
-    .await?;
+    let fetch = |url: String| async move {
+        download::download_verified(
+            &env.client,
+            storage,
+            &w.key,
+            &url,
+            &w.expected,
+            mtime,
+            &env.progress,
+        )
+        .await
+    };
+    let size = match download_mirror_url(env, &w.key) {
+        // bandersnatch's download-mirror: try the closer copy first; the bytes are
+        // verified against upstream's hashes either way.
+        Some(mirror_url) => match fetch(mirror_url.clone()).await {
+            Ok(size) => size,
+            Err(e) if !env.cfg.download_mirror_no_fallback => {
+                tracing::debug!(url = %mirror_url, "download mirror failed ({e}); trying upstream");
+                fetch(w.url.clone()).await?
+            }
+            Err(e) => return Err(e),
+        },
+        None => fetch(w.url.clone()).await?,
+    };
     env.progress.file_done();
     env.note_written(&w.key);
     Ok((record(size), true))
+}
+
+/// The file's URL on the configured download mirror: `<download-mirror>/packages/...`.
+fn download_mirror_url(env: &SyncEnv, key: &Key) -> Option<String> {
+    let base = env.cfg.download_mirror.as_deref()?.trim_end_matches('/');
+    Some(format!("{base}/{}", layout::url_path(key)))
 }
 
 /// Write the project's pages (and JSON API documents), after its files.

@@ -117,6 +117,9 @@ pub async fn run_sync(
     // Refuse a bad upstream before anything is created on disk (the warnings are
     // logged once, by the locked run).
     crate::https::guard::check_upstream_url(&config.mirror.master, config.mirror.allow_non_https)?;
+    if let Some(mirror) = &config.mirror.download_mirror {
+        crate::https::guard::check_upstream_url(mirror, config.mirror.allow_non_https)?;
+    }
     let root = prepare_root(config)?;
     let lock = MirrorLock::acquire(&root)?;
     run_sync_locked(config, client, opts, &lock).await

@@ -4,6 +4,7 @@
 
 pub mod bandersnatch;
 pub mod mirror;
+pub mod served;
 pub mod tls;
 pub mod tools;
 pub mod upstream;
