@@ -301,3 +301,38 @@ async fn diff_file_lists_every_path_written() {
         "unchanged files are not listed: {listed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keep_index_versions_and_cleanup() {
+    let fake = populated().await;
+    let mut m = TestMirror::new(&fake);
+    m.config.mirror.keep_index_versions = 2;
+    m.config.mirror.cleanup = true;
+    std::fs::create_dir_all(m.web("simple/Foo.Bar")).unwrap();
+    m.sync().await;
+    assert!(
+        !m.web("simple/Foo.Bar").exists(),
+        "legacy unnormalized folder removed"
+    );
+    for v in ["2.0", "3.0", "4.0"] {
+        fake.add_release("six", v);
+        m.sync().await;
+    }
+    let index = m.web("simple/six/index.html");
+    assert!(
+        std::fs::symlink_metadata(&index)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(std::fs::read_to_string(&index).unwrap().contains("six-4.0"));
+    let versions = std::fs::read_dir(m.web("simple/six/versions"))
+        .unwrap()
+        .count();
+    assert_eq!(versions, 2);
+    // The twin page stays a plain file with the same bytes.
+    assert_eq!(
+        std::fs::read(&index).unwrap(),
+        std::fs::read(m.web("simple/six/index.v1_html")).unwrap()
+    );
+}

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
-pub use atomic::{TEMP_PREFIX, is_temp_name, write_atomic};
+pub use atomic::{Durability, TEMP_PREFIX, is_temp_name, write_atomic, write_atomic_with};
 pub use error::StorageError;
 pub use fs::FsStorage;
 pub use key::Key;

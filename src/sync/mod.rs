@@ -10,6 +10,7 @@ pub mod progress;
 pub mod project;
 pub mod run;
 pub mod state;
+pub mod tree_extras;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

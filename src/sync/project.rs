@@ -381,7 +381,32 @@ async fn write_pages(
             PageKind::Html => html.clone(),
             PageKind::Json => json.clone(),
         };
-        env.storage.put(&key, body.into()).await?;
+        let keep = env.cfg.keep_index_versions;
+        match env.storage.local_path(&key) {
+            Some(path) if keep > 0 && key.file_name() == "index.html" => {
+                let serial = project.last_serial;
+                tokio::task::spawn_blocking(move || {
+                    crate::sync::tree_extras::write_versioned_index(
+                        &path,
+                        body.as_bytes(),
+                        serial,
+                        keep,
+                    )
+                    .map_err(|e| (path, e))
+                })
+                .await
+                .map_err(|e| ProjectError::Invalid(format!("writing a page stopped: {e}")))?
+                .map_err(|(path, e)| {
+                    ProjectError::Storage(crate::storage::StorageError::io(
+                        "write a versioned page",
+                        &path,
+                        &env.root,
+                        e,
+                    ))
+                })?;
+            }
+            _ => env.storage.put(&key, body.into()).await?,
+        }
         env.note_written(&key);
     }
     if env.cfg.json {

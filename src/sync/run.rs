@@ -313,6 +313,23 @@ pub async fn run_sync_locked(
     if !(targeted && opts.skip_simple_root) {
         write_root_index(&env, new_serial).await?;
     }
+    if ok && !targeted && env.cfg.cleanup {
+        let simple = root.join("web/simple");
+        let hash_index = env.cfg.hash_index;
+        match tokio::task::spawn_blocking(move || {
+            crate::sync::tree_extras::remove_unnormalized_dirs(&simple, hash_index)
+        })
+        .await
+        {
+            Ok(Ok(removed)) => {
+                for dir in removed {
+                    tracing::info!(dir = %dir.display(), "cleanup: removed a legacy unnormalized folder");
+                }
+            }
+            Ok(Err(e)) => tracing::warn!("cleanup of legacy simple folders failed: {e}"),
+            Err(e) => tracing::warn!("cleanup of legacy simple folders stopped: {e}"),
+        }
+    }
     if ok && !targeted {
         state::write_status(&root, target)?;
         env.db.set_meta("last_serial", &target.to_string())?;
