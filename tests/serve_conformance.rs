@@ -8,6 +8,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use blake2::digest::consts::U32;
 use blake2::{Blake2b, Digest as _};
@@ -543,7 +544,15 @@ async fn etags_conditional_requests_and_serials() {
     let tmp = page.with_file_name(".vorpal-tmp.page");
     std::fs::write(&tmp, doc.to_string()).unwrap();
     std::fs::rename(&tmp, &page).unwrap();
-    let c = f.get("/simple/foo-bar/", Some(JSON)).await;
+    // Cached pages are revalidated about once a second: wait (boundedly) for the new one.
+    let mut c = f.get("/simple/foo-bar/", Some(JSON)).await;
+    for _ in 0..100 {
+        if header(a.headers(), "etag") != header(c.headers(), "etag") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        c = f.get("/simple/foo-bar/", Some(JSON)).await;
+    }
     assert_ne!(header(a.headers(), "etag"), header(c.headers(), "etag"));
     assert_eq!(header(c.headers(), "x-pypi-last-serial"), "101");
     // HEAD: same head, Content-Length of the GET body.
@@ -1117,5 +1126,100 @@ async fn http2_and_http1_over_tls() {
         .await
         .unwrap();
     assert_eq!(media_type(&resp), JSON);
+    f.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn symlinks_inside_web_are_followed_and_escapes_refused() {
+    let f = Fixture::start(|_| {}).await;
+    let root = f.mirror.dir.path().to_path_buf();
+    let web = root.join("web");
+    let wheel_rel = f
+        .mirror
+        .wheel_url
+        .trim_start_matches("/packages/")
+        .to_string();
+    let (top, below) = wheel_rel.split_once('/').unwrap();
+    let link = |to: &str, at: &str| std::os::unix::fs::symlink(to, web.join(at)).unwrap();
+    let abs = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    link(&format!("../../{wheel_rel}"), "packages/ee/ff/rel.whl");
+    link(
+        &abs(web.join("packages").join(&wheel_rel)),
+        "packages/ee/ff/abs.whl",
+    );
+    link(top, "packages/linked");
+    link(&abs(web.join("packages").join(top)), "packages/abslinked");
+    link("foo-bar", "simple/linked-project");
+    link("../../../../status", "packages/ee/ff/rel-escape.whl");
+    link("../..", "packages/up");
+    link(&abs(root.clone()), "packages/absup");
+
+    for path in [
+        "/packages/ee/ff/rel.whl".to_string(),
+        "/packages/ee/ff/abs.whl".to_string(),
+        format!("/packages/linked/{below}"),
+        format!("/packages/abslinked/{below}"),
+    ] {
+        let resp = f.get(&path, None).await;
+        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(resp.bytes().await.unwrap(), f.mirror.wheel, "{path}");
+    }
+    let json = "application/vnd.pypi.simple.v1+json";
+    let direct = f.get("/simple/foo-bar/", Some(json)).await;
+    let linked = f.get("/simple/linked-project/", Some(json)).await;
+    assert_eq!(direct.status(), 200);
+    assert_eq!(linked.status(), 200);
+    assert_eq!(direct.bytes().await.unwrap(), linked.bytes().await.unwrap());
+
+    for target in [
+        "/packages/ee/ff/rel-escape.whl",
+        "/packages/up/status",
+        "/packages/absup/status",
+    ] {
+        let (status, text) = f.raw(target, "").await;
+        assert_eq!(status, 404, "{target}: {text}");
+    }
+    f.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_page_replaced_by_rename_is_served_fresh() {
+    let f = Fixture::start(|_| {}).await;
+    let json = "application/vnd.pypi.simple.v1+json";
+    let page = f.mirror.dir.path().join("web/simple/foo-bar/index.v1_json");
+    let old = f
+        .get("/simple/foo-bar/", Some(json))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    // Served twice so it is certainly in the page cache.
+    assert_eq!(
+        f.get("/simple/foo-bar/", Some(json))
+            .await
+            .bytes()
+            .await
+            .unwrap(),
+        old
+    );
+
+    let new = r#"{"meta":{"api-version":"1.1","_last-serial":999},"name":"foo-bar","versions":[],"files":[]}"#;
+    let tmp = page.with_file_name(".vorpal-tmp.fresh");
+    write(&tmp, new);
+    std::fs::rename(&tmp, &page).unwrap();
+    // Revalidation happens within about a second; allow a generous bound on a busy machine.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let resp = f.get("/simple/foo-bar/", Some(json)).await;
+        let serial = header(resp.headers(), "x-pypi-last-serial").to_string();
+        seen = resp.bytes().await.unwrap().to_vec();
+        if seen == new.as_bytes() {
+            assert_eq!(serial, "999");
+            break;
+        }
+        assert_eq!(seen, old, "only the old or the new page, never a mix");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(String::from_utf8_lossy(&seen), new);
     f.server.shutdown().await;
 }

@@ -27,24 +27,13 @@ pub struct ConnMeta {
 
 pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let start = Instant::now();
+    // Only cheap clones here (refcounted bytes, Copy types): the strings are formatted
+    // in Drop, and only when the access log is enabled.
     let method = req.method().clone();
-    let path = req
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
+    let uri = req.uri().clone();
     let route = RouteClass::of(req.uri().path());
-    let client = req
-        .extensions()
-        .get::<ConnMeta>()
-        .map(|c| c.remote.to_string())
-        .unwrap_or_default();
-    let user_agent = req
-        .headers()
-        .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let client = req.extensions().get::<ConnMeta>().map(|c| c.remote);
+    let user_agent = req.headers().get(http::header::USER_AGENT).cloned();
     let version = req.version();
 
     // The response head must be ready in time; the body is bounded by the connection's
@@ -63,11 +52,11 @@ pub async fn observe(State(state): State<Arc<AppState>>, req: Request, next: Nex
         start,
         route,
         status,
-        method: method.to_string(),
-        path,
+        method,
+        uri,
         client,
         user_agent,
-        version: format!("{version:?}"),
+        version,
     };
     resp.map(|inner| {
         Body::new(ObservedBody {
@@ -84,11 +73,11 @@ struct Record {
     start: Instant,
     route: RouteClass,
     status: u16,
-    method: String,
-    path: String,
-    client: String,
-    user_agent: String,
-    version: String,
+    method: http::Method,
+    uri: http::Uri,
+    client: Option<SocketAddr>,
+    user_agent: Option<http::HeaderValue>,
+    version: http::Version,
 }
 
 struct ObservedBody {
@@ -136,20 +125,30 @@ impl Drop for ObservedBody {
         r.state
             .metrics
             .record(r.route, r.status, self.bytes, elapsed);
+        if !tracing::enabled!(target: "vorpal::access", tracing::Level::INFO) {
+            return;
+        }
+        let path = r.uri.path_and_query().map(|p| p.as_str()).unwrap_or("");
+        let client = r.client.map(|c| c.to_string()).unwrap_or_default();
+        let user_agent = r
+            .user_agent
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         tracing::info!(
             target: "vorpal::access",
-            client = %r.client,
+            client = %client,
             method = %r.method,
-            path = %r.path,
-            version = %r.version,
+            path = %path,
+            version = ?r.version,
             status = r.status,
             bytes = self.bytes,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
             complete,
-            user_agent = %r.user_agent,
+            user_agent = %user_agent,
             "{} {} {} {}",
             r.method,
-            r.path,
+            path,
             r.status,
             self.bytes
         );

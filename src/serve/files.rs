@@ -2,6 +2,7 @@
 //! conditional requests and single byte ranges (RFC 9110 §14).
 
 use std::io::SeekFrom;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,6 +17,8 @@ pub const IMMUTABLE: &str = "max-age=31536000, immutable";
 /// PyPI says binary/octet-stream; the registered name is application/octet-stream.
 const OCTET_STREAM: &str = "application/octet-stream";
 const CHUNK: u64 = 256 * 1024;
+/// Bodies up to this size are read whole, without the blocking pool.
+const SMALL: u64 = 64 * 1024;
 
 /// Strong ETag from size and mtime: hashing gigabyte wheels per request is not an
 /// option, and a file's bytes never change without its inode and mtime changing.
@@ -118,12 +121,14 @@ fn if_range_holds(value: &str, etag: &str, modified: Option<SystemTime>) -> bool
     }
 }
 
-/// Serve the file at `path` (already resolved and checked to be inside web/).
+/// Serve `file` (opened beneath web/ by [`super::paths::WebRoot::open_file`]; `name`
+/// is only for log messages).
 pub async fn serve_file(
     method: &Method,
     headers: &HeaderMap,
-    path: &Path,
+    file: std::fs::File,
     meta: &std::fs::Metadata,
+    name: &Path,
 ) -> Response {
     let len = meta.len();
     let etag = file_etag(meta);
@@ -193,17 +198,22 @@ pub async fn serve_file(
     if method == Method::HEAD {
         return (status, base, Body::empty()).into_response();
     }
-    let mut file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) => {
-            tracing::warn!("cannot open {}: {e}", path.display());
-            return (StatusCode::NOT_FOUND, "not found\n").into_response();
+    if count <= SMALL {
+        // A small file is one pread straight into the body on this worker thread: it is
+        // a page-cache hit that takes microseconds, far less than handing it to the
+        // blocking pool and waking a thread, and one Bytes goes out in one write.
+        let mut buf = vec![0u8; count as usize];
+        if let Err(e) = file.read_exact_at(&mut buf, start) {
+            tracing::warn!("cannot read {}: {e}", name.display());
+            return (StatusCode::INTERNAL_SERVER_ERROR, "read error\n").into_response();
         }
-    };
+        return (status, base, Body::from(Bytes::from(buf))).into_response();
+    }
+    let mut file = tokio::fs::File::from_std(file);
     if start > 0
         && let Err(e) = file.seek(SeekFrom::Start(start)).await
     {
-        tracing::warn!("cannot seek in {}: {e}", path.display());
+        tracing::warn!("cannot seek in {}: {e}", name.display());
         return (StatusCode::INTERNAL_SERVER_ERROR, "read error\n").into_response();
     }
     (status, base, Body::from_stream(file_stream(file, count))).into_response()

@@ -269,8 +269,15 @@ pub async fn bind(opts: ServeOptions) -> Result<RunningServer, ServeError> {
         listeners.push((l, local));
     }
 
+    let root = paths::WebRoot::open(web.clone()).map_err(|e| {
+        ServeError::Config(format!(
+            "cannot open {}: {e}; check its permissions",
+            web.display()
+        ))
+    })?;
     let state = Arc::new(routes::AppState {
         directory: opts.directory.clone(),
+        root,
         web,
         public_url,
         not_acceptable_406: opts.not_acceptable_406,

@@ -23,8 +23,8 @@ pub async fn status_serial(directory: &Path) -> Option<i64> {
 
 /// Mirror serial: the root JSON index's `meta._last-serial`, else the status file.
 pub async fn mirror_serial(state: &AppState) -> Option<i64> {
-    let root = state.web.join("simple").join("index.v1_json");
-    match state.pages.serial_of(&root, Kind::Json).await {
+    let root = Path::new("simple/index.v1_json");
+    match state.pages.serial_of(&state.root, root, Kind::Json).await {
         Some(s) => Some(s),
         None => status_serial(&state.directory).await,
     }

@@ -3,13 +3,17 @@
 //! byte-bounded LRU keyed by path + variant and validated by (mtime, size, inode).
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+
+use super::paths::WebRoot;
 
 /// A page ready to send.
 #[derive(Debug)]
@@ -69,17 +73,40 @@ impl Stamp {
     }
 }
 
+/// How long a cached page is trusted without looking at its file again. Pages go out
+/// with `Cache-Control: max-age=600`, so clients may hold them ten minutes anyway; a
+/// second here is invisible, and it turns a hit into a lookup with no syscall at all.
+const REVALIDATE: Duration = Duration::from_secs(1);
+/// Files up to this size are read on the async worker: a page-cache hit, cheaper than
+/// a blocking-pool hand-off.
+const SMALL_READ: u64 = 64 * 1024;
+
 struct Entry {
     stamp: Stamp,
+    checked: Instant,
     page: Arc<Page>,
     last_used: u64,
 }
 
+/// Cache key: the web-relative path as requested (before symlinks) plus the variant.
+type Key = (PathBuf, String);
+
 #[derive(Default)]
 struct Lru {
-    map: HashMap<(PathBuf, String), Entry>,
+    map: HashMap<Key, Entry>,
     bytes: usize,
     tick: u64,
+}
+
+/// A file's stamp, when it was last checked, and the serial it carries.
+type SerialMemo = (Stamp, Instant, Option<i64>);
+
+enum Cached {
+    /// Checked within [`REVALIDATE`]: serve it.
+    Fresh(Arc<Page>),
+    /// Cached but due for a look at the file.
+    Stale(Stamp),
+    Missing,
 }
 
 /// The cache. Eviction scans for the least recently used entry: the map holds at
@@ -87,7 +114,7 @@ struct Lru {
 pub struct PageCache {
     inner: Mutex<Lru>,
     budget: usize,
-    serials: Mutex<HashMap<PathBuf, (Stamp, Option<i64>)>>,
+    serials: Mutex<HashMap<PathBuf, SerialMemo>>,
 }
 
 impl PageCache {
@@ -99,30 +126,60 @@ impl PageCache {
         }
     }
 
-    /// The page at `path` (already resolved inside web/), built by `build` from the
-    /// file's bytes on a miss. `variant` separates derived pages of the same file.
+    /// The page for the file at `rel` below web/, built by `build` from the file's
+    /// bytes when the file is new or changed; `None` when there is no such file (or
+    /// it cannot be read). `variant` separates derived pages of the same file.
     pub async fn get(
         &self,
-        path: &Path,
-        meta: &std::fs::Metadata,
+        root: &WebRoot,
+        rel: &Path,
         variant: &str,
         build: impl FnOnce(Bytes) -> Page + Send + 'static,
-    ) -> std::io::Result<Arc<Page>> {
-        let stamp = Stamp::of(meta);
-        let key = (path.to_path_buf(), variant.to_string());
-        if let Some(page) = self.lookup(&key, stamp) {
-            return Ok(page);
+    ) -> Option<Arc<Page>> {
+        let key = (rel.to_path_buf(), variant.to_string());
+        let cached = match self.lookup(&key, Instant::now()) {
+            Cached::Fresh(page) => return Some(page),
+            Cached::Stale(stamp) => Some(stamp),
+            Cached::Missing => None,
+        };
+        let (file, meta) = root.open_file(rel).await.ok()?;
+        let stamp = Stamp::of(&meta);
+        if cached == Some(stamp)
+            && let Some(page) = self.revalidated(&key, stamp)
+        {
+            return Some(page);
         }
-        let bytes = Bytes::from(tokio::fs::read(path).await?);
+        let bytes = match read_whole(file, meta.len()).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!("cannot read {}: {e}", root.path().join(rel).display());
+                return None;
+            }
+        };
         let page = tokio::task::spawn_blocking(move || build(bytes))
             .await
-            .map_err(std::io::Error::other)?;
+            .ok()?;
         let page = Arc::new(page);
         self.insert(key, stamp, page.clone());
-        Ok(page)
+        Some(page)
     }
 
-    fn lookup(&self, key: &(PathBuf, String), stamp: Stamp) -> Option<Arc<Page>> {
+    fn lookup(&self, key: &Key, now: Instant) -> Cached {
+        let mut lru = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        lru.tick += 1;
+        let tick = lru.tick;
+        let Some(entry) = lru.map.get_mut(key) else {
+            return Cached::Missing;
+        };
+        if now.saturating_duration_since(entry.checked) >= REVALIDATE {
+            return Cached::Stale(entry.stamp);
+        }
+        entry.last_used = tick;
+        Cached::Fresh(entry.page.clone())
+    }
+
+    /// The file still has the stamp of the cached page: trust it for another window.
+    fn revalidated(&self, key: &Key, stamp: Stamp) -> Option<Arc<Page>> {
         let mut lru = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         lru.tick += 1;
         let tick = lru.tick;
@@ -130,11 +187,12 @@ impl PageCache {
         if entry.stamp != stamp {
             return None;
         }
+        entry.checked = Instant::now();
         entry.last_used = tick;
         Some(entry.page.clone())
     }
 
-    fn insert(&self, key: (PathBuf, String), stamp: Stamp, page: Arc<Page>) {
+    fn insert(&self, key: Key, stamp: Stamp, page: Arc<Page>) {
         let size = page.bytes.len();
         if size > self.budget / 2 {
             return;
@@ -146,6 +204,7 @@ impl PageCache {
             key,
             Entry {
                 stamp,
+                checked: Instant::now(),
                 page,
                 last_used: tick,
             },
@@ -168,30 +227,58 @@ impl PageCache {
         }
     }
 
-    /// The serial a page file carries, re-read only when the file changes.
-    pub async fn serial_of(&self, path: &Path, kind: Kind) -> Option<i64> {
-        let meta = tokio::fs::metadata(path).await.ok()?;
-        let stamp = Stamp::of(&meta);
-        {
+    /// The serial the page file at `rel` below web/ carries, re-read only when the
+    /// file changes (looked at no more than once per [`REVALIDATE`]).
+    pub async fn serial_of(&self, root: &WebRoot, rel: &Path, kind: Kind) -> Option<i64> {
+        let now = Instant::now();
+        let known = {
             let memo = self.serials.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((s, serial)) = memo.get(path)
-                && *s == stamp
-            {
-                return *serial;
+            match memo.get(rel) {
+                Some((_, checked, serial))
+                    if now.saturating_duration_since(*checked) < REVALIDATE =>
+                {
+                    return *serial;
+                }
+                Some((stamp, _, serial)) => Some((*stamp, *serial)),
+                None => None,
             }
-        }
-        let bytes = tokio::fs::read(path).await.ok()?;
-        let serial = tokio::task::spawn_blocking(move || match kind {
-            Kind::Html => html_serial(&bytes),
-            Kind::Json => json_serial(&bytes),
-        })
-        .await
-        .ok()
-        .flatten();
+        };
+        let (file, meta) = root.open_file(rel).await.ok()?;
+        let stamp = Stamp::of(&meta);
+        let serial = match known {
+            Some((s, serial)) if s == stamp => serial,
+            _ => {
+                let bytes = read_whole(file, meta.len()).await.ok()?;
+                tokio::task::spawn_blocking(move || match kind {
+                    Kind::Html => html_serial(&bytes),
+                    Kind::Json => json_serial(&bytes),
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+        };
         let mut memo = self.serials.lock().unwrap_or_else(|p| p.into_inner());
-        memo.insert(path.to_path_buf(), (stamp, serial));
+        memo.insert(rel.to_path_buf(), (stamp, Instant::now(), serial));
         serial
     }
+}
+
+/// All of an opened file: small ones here, big ones (a root index can be many MB)
+/// on the blocking pool.
+async fn read_whole(file: File, len: u64) -> std::io::Result<Bytes> {
+    let read = move || -> std::io::Result<Bytes> {
+        let mut file = file;
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
+        file.read_to_end(&mut buf)?;
+        Ok(Bytes::from(buf))
+    };
+    if len <= SMALL_READ {
+        return read();
+    }
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(std::io::Error::other)?
 }
 
 /// `<!--SERIAL n-->` near the end of an HTML page.
@@ -271,13 +358,17 @@ mod tests {
         let key = |s: &str| (PathBuf::from(s), String::new());
         cache.insert(key("a"), stamp, page(15));
         cache.insert(key("b"), stamp, page(15));
-        assert!(cache.lookup(&key("a"), stamp).is_some());
+        let hit = |k: &str| matches!(cache.lookup(&key(k), Instant::now()), Cached::Fresh(_));
+        assert!(hit("a"));
         cache.insert(key("c"), stamp, page(15));
-        assert!(cache.lookup(&key("a"), stamp).is_some());
-        assert!(cache.lookup(&key("b"), stamp).is_none());
-        assert!(cache.lookup(&key("c"), stamp).is_some());
+        assert!(hit("a"));
+        assert!(!hit("b"));
+        assert!(hit("c"));
         // Too big for the budget: not cached at all.
         cache.insert(key("d"), stamp, page(30));
-        assert!(cache.lookup(&key("d"), stamp).is_none());
+        assert!(!hit("d"));
+        // Past the revalidation window an entry is stale, not served blindly.
+        let later = Instant::now() + REVALIDATE;
+        assert!(matches!(cache.lookup(&key("a"), later), Cached::Stale(s) if s == stamp));
     }
 }

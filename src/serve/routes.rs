@@ -2,6 +2,7 @@
 //! Paths are matched by hand on the raw (percent-encoded) path so every segment goes
 //! through the same traversal checks before it touches the filesystem.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub directory: PathBuf,
     /// Canonical `<directory>/web`.
     pub web: PathBuf,
+    /// `web` opened once; every file is looked up beneath it.
+    pub root: paths::WebRoot,
     pub public_url: Option<String>,
     pub not_acceptable_406: bool,
     pub xmlrpc: Option<Arc<dyn XmlRpcHandler>>,
@@ -128,9 +131,9 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
                     .into_iter()
                     .chain(segs.iter().map(String::as_str))
                     .collect();
-                match paths::resolve_file(&state.web, &rel).await {
+                match state.root.open_file(&rel).await {
                     Ok((file, meta)) => {
-                        files::serve_file(&parts.method, &parts.headers, &file, &meta).await
+                        files::serve_file(&parts.method, &parts.headers, file, &meta, &rel).await
                     }
                     Err(r) => refused(r),
                 }
@@ -179,8 +182,7 @@ async fn simple(
         return not_found(); // e.g. /simplefoo
     };
     if rest.is_empty() {
-        let dir = state.web.join("simple");
-        return simple_page(state, headers, &dir, query, true).await;
+        return simple_page(state, headers, &[PathBuf::from("simple")], query, true).await;
     }
     let (raw, slash) = match rest.split_once('/') {
         None => (rest, false),
@@ -198,23 +200,14 @@ async fn simple(
     if !slash || raw != canonical {
         return moved(&format!("/simple/{canonical}/"), query);
     }
-    let rel = Path::new("simple").join(&canonical);
-    let dir = match paths::resolve_dir(&state.web, &rel).await {
-        Some(d) => Some(d),
-        None => {
-            // hash-index trees: simple/<first char>/<name>/
-            let first: String = canonical.chars().take(1).collect();
-            paths::resolve_dir(
-                &state.web,
-                &Path::new("simple").join(first).join(&canonical),
-            )
-            .await
-        }
-    };
-    match dir {
-        Some(dir) => simple_page(state, headers, &dir, query, false).await,
-        None => not_found(),
-    }
+    // Flat trees keep simple/<name>/, hash-index trees simple/<first char>/<name>/.
+    // Both are tried by file, so a cached page needs no directory lookups.
+    let first: String = canonical.chars().take(1).collect();
+    let dirs = [
+        Path::new("simple").join(&canonical),
+        Path::new("simple").join(first).join(&canonical),
+    ];
+    simple_page(state, headers, &dirs, query, false).await
 }
 
 fn format_param(query: Option<&str>) -> Option<String> {
@@ -226,17 +219,25 @@ fn format_param(query: Option<&str>) -> Option<String> {
 async fn simple_page(
     state: &AppState,
     headers: &HeaderMap,
-    dir: &Path,
+    dirs: &[PathBuf],
     query: Option<&str>,
     root: bool,
 ) -> Response {
-    let accept = headers
+    let mut accepts = headers
         .get_all(header::ACCEPT)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let accept = (!accept.is_empty()).then_some(accept);
+        .filter_map(|v| v.to_str().ok());
+    // Almost every request has one Accept header: borrow it rather than join.
+    let accept: Option<Cow<str>> = match (accepts.next(), accepts.next()) {
+        (None, _) => None,
+        (Some(a), None) => Some(Cow::Borrowed(a)),
+        (Some(a), Some(b)) => {
+            let mut all = vec![a, b];
+            all.extend(accepts);
+            Some(Cow::Owned(all.join(", ")))
+        }
+    };
+    let accept = accept.filter(|a| !a.is_empty());
     let format = format_param(query);
     let order = match negotiate::choose(
         accept.as_deref(),
@@ -245,6 +246,14 @@ async fn simple_page(
     ) {
         Ok(o) => o,
         Err(_) => {
+            // Only a project that exists is "not acceptable"; otherwise it is absent.
+            let mut exists = false;
+            for dir in dirs {
+                exists |= paths::resolve_dir(&state.web, dir).await.is_some();
+            }
+            if !exists {
+                return not_found();
+            }
             let mut resp = text(
                 StatusCode::NOT_ACCEPTABLE,
                 format!(
@@ -258,49 +267,42 @@ async fn simple_page(
             return resp;
         }
     };
-    for repr in order {
-        let rel = match dir.strip_prefix(&state.web) {
-            Ok(r) => r.join(repr.file_name()),
-            Err(_) => return not_found(),
-        };
-        let Ok((file, meta)) = paths::resolve_file(&state.web, &rel).await else {
-            continue;
-        };
-        let kind = if repr == Repr::Json {
-            Kind::Json
-        } else {
-            Kind::Html
-        };
-        let page = match state
-            .pages
-            .get(&file, &meta, "", move |b| Page::from_bytes(b, kind))
-            .await
-        {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!("cannot read {}: {e}", file.display());
-                continue;
-            }
-        };
-        let mut serial = page.serial;
-        if serial.is_none() && repr != Repr::Json {
-            // An HTML page without a SERIAL comment: its JSON twin says the same thing.
-            serial = state
+    for dir in dirs {
+        for &repr in &order {
+            let kind = if repr == Repr::Json {
+                Kind::Json
+            } else {
+                Kind::Html
+            };
+            let Some(page) = state
                 .pages
-                .serial_of(&dir.join(Repr::Json.file_name()), Kind::Json)
-                .await;
+                .get(&state.root, &dir.join(repr.file_name()), "", move |b| {
+                    Page::from_bytes(b, kind)
+                })
+                .await
+            else {
+                continue;
+            };
+            let mut serial = page.serial;
+            if serial.is_none() && repr != Repr::Json {
+                // An HTML page without a SERIAL comment: its JSON twin says the same thing.
+                serial = state
+                    .pages
+                    .serial_of(&state.root, &dir.join(Repr::Json.file_name()), Kind::Json)
+                    .await;
+            }
+            if serial.is_none() && root {
+                serial = ops::status_serial(&state.directory).await;
+            }
+            return page_response(
+                headers,
+                &page,
+                repr.content_type(),
+                repr.etag_suffix(),
+                serial,
+                true,
+            );
         }
-        if serial.is_none() && root {
-            serial = ops::status_serial(&state.directory).await;
-        }
-        return page_response(
-            headers,
-            &page,
-            repr.content_type(),
-            repr.etag_suffix(),
-            serial,
-            true,
-        );
     }
     not_found()
 }
@@ -402,19 +404,6 @@ async fn json_api(
         Ok(v) => v,
         Err(r) => return refused(r),
     };
-    let mut found = None;
-    for rel in [
-        Path::new("pypi").join(&canonical).join("json"),
-        Path::new("json").join(&canonical),
-    ] {
-        if let Ok(hit) = paths::resolve_file(&state.web, &rel).await {
-            found = Some(hit);
-            break;
-        }
-    }
-    let Some((file, meta)) = found else {
-        return not_found();
-    };
     let base = base_url(state, headers, authority, conn);
     let variant = format!("{}\n{}", base, version.as_deref().unwrap_or(""));
     let build = move |bytes: Bytes| -> Page {
@@ -440,12 +429,21 @@ async fn json_api(
         let out = serde_json::to_vec(&doc).unwrap_or_default();
         Page::new(Bytes::from(out), serial)
     };
-    let page = match state.pages.get(&file, &meta, &variant, build).await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::warn!("cannot read {}: {e}", file.display());
-            return not_found();
+    let mut found = None;
+    for rel in [
+        Path::new("pypi").join(&canonical).join("json"),
+        Path::new("json").join(&canonical),
+    ] {
+        found = state
+            .pages
+            .get(&state.root, &rel, &variant, build.clone())
+            .await;
+        if found.is_some() {
+            break;
         }
+    }
+    let Some(page) = found else {
+        return not_found();
     };
     if page.bytes.is_empty() {
         // Unreadable document or unknown version.
