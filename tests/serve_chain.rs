@@ -233,6 +233,10 @@ async fn vorpal_mirrors_a_served_vorpal_with_every_api_method_and_source() {
     assert!(changes.iter().all(|c| c.serial > status_before));
     assert_eq!(rpc.last_serial().await.unwrap(), a.status());
 
+    // The server trusts a cached page for up to a second before revalidating it
+    // (pages carry max-age=600 anyway); a follower that syncs right after its
+    // upstream may see the old root once, so give the cache that second.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     for (b, label) in &bs {
         let report = b.sync().await;
         assert_eq!(
@@ -350,6 +354,8 @@ async fn bandersnatch_mirrors_a_served_vorpal() {
     fake.add_project("newcomer", &["0.1"]);
     fake.yank("util", "2.0", None);
     a.sync().await;
+    // See above: the server may answer from its page cache for up to a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     for (api, dir, conf) in &runs {
         run_bandersnatch(&bin, conf, dir, &served.ca_pem).await;
         assert_eq!(
