@@ -268,28 +268,10 @@ fn client(ca: &TestCa, addr: SocketAddr, http1_only: bool) -> Client {
     b.build().unwrap()
 }
 
-fn tls_client_config(ca: &TestCa) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(cfg)
-}
-
 /// An HTTP/1.1 request written byte for byte (reqwest normalises `..` and escapes),
 /// without an Accept header unless given. Returns the status and the whole response.
 async fn raw_request(addr: SocketAddr, ca: &TestCa, target: &str, headers: &str) -> (u16, String) {
-    let connector = tokio_rustls::TlsConnector::from(tls_client_config(ca));
+    let connector = tokio_rustls::TlsConnector::from(ca.client_config());
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();

@@ -5,10 +5,8 @@ mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use support::tls::{Leaf, TestCa};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,25 +48,9 @@ fn options(dir: &Path, tls: Option<TlsPaths>) -> ServeOptions {
     o
 }
 
-fn client_config(ca: &TestCa) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(ca.cert_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(cfg)
-}
-
 async fn tls_connect(addr: SocketAddr, ca: &TestCa) -> tokio_rustls::client::TlsStream<TcpStream> {
     let tcp = TcpStream::connect(addr).await.unwrap();
-    tokio_rustls::TlsConnector::from(client_config(ca))
+    tokio_rustls::TlsConnector::from(ca.client_config())
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
         .unwrap()

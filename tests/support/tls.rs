@@ -93,6 +93,22 @@ impl TestCa {
         }
     }
 
+    /// A rustls client config trusting only this CA, offering HTTP/1.1 (for tests that
+    /// speak raw HTTP over TLS).
+    pub fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(self.cert_pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let mut cfg = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Arc::new(cfg)
+    }
+
     /// Write the CA certificate as PEM into `dir` and return the path.
     pub fn write_pem(&self, dir: &Path, file_name: &str) -> PathBuf {
         let path = dir.join(file_name);
