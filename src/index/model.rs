@@ -96,6 +96,22 @@ pub struct Project {
     pub json_api: Option<serde_json::Value>,
 }
 
+impl Project {
+    /// The files its pages list, sorted by filename: none while quarantined (PEP 792).
+    pub fn listed_files(&self) -> Vec<&DistFile> {
+        if self
+            .status
+            .as_ref()
+            .is_some_and(ProjectStatus::is_quarantined)
+        {
+            return Vec::new();
+        }
+        let mut files: Vec<&DistFile> = self.files.iter().collect();
+        files.sort_by(|a, b| a.filename.cmp(&b.filename));
+        files
+    }
+}
+
 /// One row of an upstream project list: display name and serial.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedProject {

@@ -71,16 +71,7 @@ pub fn render_project_html(project: &Project, href: &dyn Fn(&DistFile) -> String
         out,
         "    <title>Links for {name}</title>\n  </head>\n  <body>\n    <h1>Links for {name}</h1>\n"
     );
-    let quarantined = project
-        .status
-        .as_ref()
-        .is_some_and(ProjectStatus::is_quarantined);
-    let mut files: Vec<&DistFile> = if quarantined {
-        Vec::new()
-    } else {
-        project.files.iter().collect()
-    };
-    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    let files = project.listed_files();
     for file in files {
         let mut link = href(file);
         if let Some(sha) = file.sha256() {

@@ -121,16 +121,7 @@ fn to_json<T: Serialize>(v: &T) -> String {
 
 /// A project's detail page. `url` gives each file's link (relative or absolute).
 pub fn render_project_json(project: &Project, url: &dyn Fn(&DistFile) -> String) -> String {
-    let quarantined = project
-        .status
-        .as_ref()
-        .is_some_and(ProjectStatus::is_quarantined);
-    let mut files: Vec<&DistFile> = if quarantined {
-        Vec::new()
-    } else {
-        project.files.iter().collect()
-    };
-    files.sort_by(|a, b| a.filename.cmp(&b.filename));
+    let files = project.listed_files();
     let files = files
         .into_iter()
         .map(|f| FileOut {
