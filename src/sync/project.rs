@@ -74,7 +74,8 @@ pub async fn sync_project(
         )));
     }
     project.name = name.to_string();
-    project.display_name = display_name(env, &project, name, display_hint)?;
+    let known = env.db.project(name)?;
+    project.display_name = display_name(env, &project, name, display_hint, known.as_ref());
     if let Some(filters) = &env.filters
         && let crate::sync::filters::FilterOutcome::SkipProject(reason) =
             filters.filter_project(&mut project)
@@ -172,7 +173,6 @@ pub async fn sync_project(
 
     let now = chrono::Utc::now().timestamp();
     let mut journal = Vec::new();
-    let known = env.db.project(name)?;
     if known.is_none() {
         journal.push(entry(&project, None, "create", now));
     }
@@ -218,22 +218,23 @@ fn display_name(
     project: &Project,
     name: &str,
     hint: Option<&str>,
-) -> Result<String, ProjectError> {
+    known: Option<&ProjectRecord>,
+) -> String {
     let usable = |d: &str| !d.is_empty() && normalize(d) == name;
     if env.cfg.metadata_source == MetadataSource::Json && usable(&project.display_name) {
-        return Ok(project.display_name.clone());
+        return project.display_name.clone();
     }
     if let Some(h) = hint.filter(|h| usable(h)) {
-        return Ok(h.to_string());
+        return h.to_string();
     }
-    if let Some(known) = env.db.project(name)? {
-        return Ok(known.display_name);
+    if let Some(known) = known {
+        return known.display_name.clone();
     }
-    Ok(if usable(&project.display_name) {
+    if usable(&project.display_name) {
         project.display_name.clone()
     } else {
         name.to_string()
-    })
+    }
 }
 
 fn entry(project: &Project, version: Option<String>, action: &str, now: i64) -> JournalEntry {
