@@ -127,8 +127,15 @@ impl Context {
     }
 }
 
+/// Threads for blocking filesystem calls: enough to keep a disk queue busy.
+const BLOCKING_THREADS: usize = 32;
+
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
+        // Filesystem work runs on the blocking pool. Its default ceiling (512)
+        // let a sync start hundreds of threads, each with its own stack and
+        // allocator cache, for work the disk serializes anyway.
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()?)
 }

@@ -12,9 +12,13 @@ use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::atomic::{Durability, create_temp, finish_temp, is_temp_name, write_atomic_with};
+use std::sync::Arc;
+
+use super::atomic::{Durability, create_temp, is_temp_name, write_atomic_with};
+use super::barrier::Barrier;
+use super::fs_staged::{MemoryBudget, StagedFile, TempGuard, write_temp};
 use super::fs_stream::{read_stream, walk};
-use super::{ByteStream, Key, ObjectMeta, StagedWrite, Storage, StorageError};
+use super::{ByteStream, Key, ObjectMeta, Staged, StagedWrite, Storage, StorageError};
 
 /// Write buffer of a streaming writer: large enough that a multi-GB wheel is a few
 /// thousand write calls, small enough for many in flight.
@@ -28,11 +32,21 @@ const PRUNABLE_UNDER: [&str; 3] = ["web/packages/", "web/simple/", "web/pypi/"];
 #[derive(Debug, Clone)]
 pub struct FsStorage {
     root: PathBuf,
+    barrier: Arc<Barrier>,
+    held: Arc<MemoryBudget>,
 }
+
+/// Bytes of finished small files kept in memory until their batch is published.
+const HELD_BYTES: usize = 16 << 20;
 
 impl FsStorage {
     pub fn new(root: impl Into<PathBuf>) -> FsStorage {
-        FsStorage { root: root.into() }
+        let root = root.into();
+        FsStorage {
+            barrier: Arc::new(Barrier::new(root.clone())),
+            held: MemoryBudget::new(HELD_BYTES),
+            root,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -41,6 +55,32 @@ impl FsStorage {
 
     fn path(&self, key: &Key) -> PathBuf {
         self.root.join(key.as_str())
+    }
+
+    /// Stage `data` for `target`: in memory when the budget allows, else written now.
+    async fn stage_at(
+        &self,
+        target: PathBuf,
+        data: Bytes,
+        mtime: Option<SystemTime>,
+    ) -> Result<StagedFile, StorageError> {
+        stage_at(&self.held, &self.root, target, data, mtime).await
+    }
+}
+
+async fn stage_at(
+    held: &Arc<MemoryBudget>,
+    root: &Path,
+    target: PathBuf,
+    data: Bytes,
+    mtime: Option<SystemTime>,
+) -> Result<StagedFile, StorageError> {
+    match StagedFile::hold(held, target, data, mtime) {
+        Ok(staged) => Ok(staged),
+        Err((target, data)) => {
+            let (t, r) = (target.clone(), root.to_path_buf());
+            blocking(move || write_temp(&t, &data, mtime, &r), &target, root).await
+        }
     }
 }
 
@@ -86,18 +126,78 @@ impl Storage for FsStorage {
         })
     }
 
-    fn writer(&self, key: &Key) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>> {
+    fn writer(
+        &self,
+        key: &Key,
+        size_hint: Option<u64>,
+    ) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>> {
         let target = self.path(key);
         let root = self.root.clone();
+        let key = key.clone();
         // Nothing touches the disk yet: small files are written in one blocking call
-        // at commit (see FsWriter).
+        // when finished (see FsWriter).
+        let capacity = size_hint.map_or(0, |n| n.min(SPILL_AT as u64) as usize);
         Box::pin(async move {
             Ok(Box::new(FsWriter {
-                sink: Sink::Memory(Vec::new()),
+                sink: Sink::Memory(Vec::with_capacity(capacity)),
                 guard: TempGuard(None),
+                held: self.held.clone(),
+                key,
                 target,
                 root,
             }) as Box<dyn StagedWrite>)
+        })
+    }
+
+    fn stage(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<Staged, StorageError>> {
+        let (key, target) = (key.clone(), self.path(key));
+        Box::pin(async move {
+            let file = self.stage_at(target, data, None).await?;
+            Ok(Staged { key, file })
+        })
+    }
+
+    fn publish(&self, staged: Vec<Staged>) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            if staged.is_empty() {
+                return Ok(());
+            }
+            // One hand-off per step for the whole batch: writes and renames of
+            // small files are quick, thread switches are not.
+            let root = self.root.clone();
+            let files: Vec<StagedFile> = staged.into_iter().map(|s| s.file).collect();
+            let files = if files.iter().any(StagedFile::is_held) {
+                let r = root.clone();
+                blocking(
+                    move || files.into_iter().map(|f| f.write_out(&r)).collect(),
+                    &root,
+                    &root,
+                )
+                .await?
+            } else {
+                files
+            };
+            self.flush().await?;
+            let r = root.clone();
+            blocking(
+                move || {
+                    for f in files {
+                        f.move_into_place(&r)?;
+                    }
+                    Ok(())
+                },
+                &root,
+                &root,
+            )
+            .await
+        })
+    }
+
+    fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>> {
+        Box::pin(async move {
+            self.barrier.wait().await.map_err(|e| {
+                StorageError::io("make durable the writes to", &self.root, &self.root, e)
+            })
         })
     }
 
@@ -209,25 +309,6 @@ impl Storage for FsStorage {
     }
 }
 
-/// Removes its temp file when dropped, unless the file was committed.
-struct TempGuard(Option<PathBuf>);
-
-impl TempGuard {
-    /// The file was renamed into place: nothing to remove.
-    fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
-            // Best effort: a leftover is also caught by cleanup_temp.
-            let _ = fs::remove_file(p);
-        }
-    }
-}
-
 /// Bytes held in memory before a staged write spills to its temp file. Most
 /// distribution files are smaller, and writing those in one blocking call at commit
 /// avoids a thread hand-off per chunk; larger ones stream through a temp file, so
@@ -242,6 +323,8 @@ enum Sink {
 struct FsWriter {
     sink: Sink,
     guard: TempGuard,
+    held: Arc<MemoryBudget>,
+    key: Key,
     target: PathBuf,
     root: PathBuf,
 }
@@ -298,50 +381,47 @@ impl StagedWrite for FsWriter {
         })
     }
 
-    fn commit(
+    fn finish(
         self: Box<Self>,
         mtime: Option<SystemTime>,
-    ) -> BoxFuture<'static, Result<(), StorageError>> {
+    ) -> BoxFuture<'static, Result<Staged, StorageError>> {
         let FsWriter {
             sink,
             mut guard,
+            held,
+            key,
             target,
             root,
         } = *self;
         Box::pin(async move {
-            let io_err = |e| StorageError::io("write", &target, &root, e);
             let (t, r) = (target.clone(), root.clone());
-            match sink {
+            let file = match sink {
                 Sink::Memory(data) => {
-                    blocking(
-                        move || {
-                            write_atomic_with(&t, &data, mtime, Durability::Data)
-                                .map_err(|e| StorageError::io("write", &t, &r, e))
-                        },
-                        &target,
-                        &root,
-                    )
-                    .await
+                    stage_at(&held, &root, target.clone(), data.into(), mtime).await?
                 }
                 Sink::File(mut file) => {
+                    let io_err = |e| StorageError::io("write", &target, &root, e);
                     file.flush().await.map_err(io_err)?;
                     let std_file = file.into_inner().into_std().await;
-                    let Some(tmp) = guard.0.clone() else {
-                        return Err(io_err(io::Error::other("temp file already gone")));
-                    };
-                    blocking(
-                        move || {
-                            finish_temp(std_file, &tmp, &t, mtime, Durability::Data)
-                                .map_err(|e| StorageError::io("move into place", &t, &r, e))
-                        },
-                        &target,
-                        &root,
-                    )
-                    .await?;
-                    guard.disarm();
-                    Ok(())
+                    if let Some(when) = mtime {
+                        blocking(
+                            move || {
+                                std_file
+                                    .set_modified(when)
+                                    .map_err(|e| StorageError::io("set the time of", &t, &r, e))
+                            },
+                            &target,
+                            &root,
+                        )
+                        .await?;
+                    }
+                    StagedFile::Written {
+                        tmp: TempGuard(guard.0.take()),
+                        target: target.clone(),
+                    }
                 }
-            }
+            };
+            Ok(Staged { key, file })
         })
     }
 

@@ -2,8 +2,10 @@
 //! backend here and an S3 backend later are interchangeable behind `Arc<dyn Storage>`.
 
 mod atomic;
+mod barrier;
 mod error;
 mod fs;
+mod fs_staged;
 mod fs_stream;
 mod key;
 
@@ -36,9 +38,26 @@ pub trait Storage: Send + Sync + 'static {
     /// Store `data` under `key`, replacing any previous object atomically.
     fn put(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<(), StorageError>>;
 
-    /// Start a streaming write to `key`. Nothing is visible under `key` until
-    /// `commit`; dropping or aborting the writer leaves `key` unchanged.
-    fn writer(&self, key: &Key) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>>;
+    /// Start a streaming write to `key` of about `size_hint` bytes. Nothing is
+    /// visible under `key` until the finished write is published; dropping or
+    /// aborting the writer leaves `key` unchanged.
+    fn writer(
+        &self,
+        key: &Key,
+        size_hint: Option<u64>,
+    ) -> BoxFuture<'_, Result<Box<dyn StagedWrite>, StorageError>>;
+
+    /// Stage `data` for `key` without making it visible (see [`Storage::publish`]).
+    fn stage(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<Staged, StorageError>>;
+
+    /// Make staged objects durable, then visible under their keys in the order
+    /// given (a project's files before the pages that link them). After a crash
+    /// an object is either absent or complete under its key, never partial.
+    fn publish(&self, staged: Vec<Staged>) -> BoxFuture<'_, Result<(), StorageError>>;
+
+    /// Return once everything published or put so far is durable. Concurrent
+    /// callers share the work (one filesystem sync serves them all).
+    fn flush(&self) -> BoxFuture<'_, Result<(), StorageError>>;
 
     /// The whole object, or `None` if absent.
     fn get(&self, key: &Key) -> BoxFuture<'_, Result<Option<Bytes>, StorageError>>;
@@ -76,15 +95,30 @@ pub trait StagedWrite: Send {
     /// Append a chunk.
     fn write<'a>(&'a mut self, chunk: &'a [u8]) -> BoxFuture<'a, Result<(), StorageError>>;
 
-    /// Make the written bytes durable and visible under the key, atomically; set the
-    /// modification time when given (bandersnatch's `stat` compare uses it).
-    fn commit(
+    /// Finish writing: the bytes are complete but neither durable nor visible until
+    /// [`Storage::publish`]. Sets the modification time when given (bandersnatch's
+    /// `stat` compare uses it).
+    fn finish(
         self: Box<Self>,
         mtime: Option<SystemTime>,
-    ) -> BoxFuture<'static, Result<(), StorageError>>;
+    ) -> BoxFuture<'static, Result<Staged, StorageError>>;
 
     /// Discard the written bytes; the key is left as it was.
     fn abort(self: Box<Self>) -> BoxFuture<'static, ()>;
+}
+
+/// A complete object waiting to be published under its key. Dropping it discards
+/// the bytes and leaves the key as it was.
+#[derive(Debug)]
+pub struct Staged {
+    key: Key,
+    file: fs_staged::StagedFile,
+}
+
+impl Staged {
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
 }
 
 #[cfg(test)]

@@ -98,16 +98,19 @@ async fn readers_never_see_partial_put() {
 }
 
 #[tokio::test]
-async fn staged_write_commit_sets_content_and_mtime() {
+async fn staged_write_publish_sets_content_and_mtime() {
     let (dir, s) = setup();
     let k = key("web/packages/aa/bb/f.tar.gz");
-    let mut w = s.writer(&k).await.unwrap();
+    let mut w = s.writer(&k, Some(11)).await.unwrap();
     w.write(b"hello ").await.unwrap();
-    // Not visible before commit.
+    // Not visible before it is published.
     assert_eq!(s.get(&k).await.unwrap(), None);
     w.write(b"world").await.unwrap();
     let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    w.commit(Some(when)).await.unwrap();
+    let staged = w.finish(Some(when)).await.unwrap();
+    assert_eq!(staged.key(), &k);
+    assert_eq!(s.get(&k).await.unwrap(), None);
+    s.publish(vec![staged]).await.unwrap();
     assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"hello world"[..]);
     assert_eq!(s.stat(&k).await.unwrap().unwrap().mtime, Some(when));
     assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.tar.gz"]);
@@ -119,13 +122,13 @@ async fn dropped_or_aborted_writer_leaves_target_unchanged() {
     let k = key("web/packages/aa/bb/f.whl");
     s.put(&k, Bytes::from_static(b"original")).await.unwrap();
 
-    let mut w = s.writer(&k).await.unwrap();
+    let mut w = s.writer(&k, None).await.unwrap();
     w.write(&vec![b'x'; 1 << 20]).await.unwrap();
     drop(w);
     assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"original"[..]);
     assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
 
-    let mut w = s.writer(&k).await.unwrap();
+    let mut w = s.writer(&k, None).await.unwrap();
     w.write(b"partial").await.unwrap();
     w.abort().await;
     assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"original"[..]);
@@ -133,11 +136,50 @@ async fn dropped_or_aborted_writer_leaves_target_unchanged() {
 
     // A writer for a new key, dropped, leaves no file at all.
     let k2 = key("web/packages/cc/dd/new.whl");
-    let mut w = s.writer(&k2).await.unwrap();
+    let mut w = s.writer(&k2, None).await.unwrap();
     w.write(b"x").await.unwrap();
     drop(w);
     assert_eq!(s.stat(&k2).await.unwrap(), None);
     assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+}
+
+#[tokio::test]
+async fn publish_moves_a_batch_into_place_and_dropped_stages_vanish() {
+    let (dir, s) = setup();
+    let big = key("web/packages/aa/bb/big.whl");
+    let small = key("web/packages/aa/cc/small.whl");
+    let page = key("web/simple/foo/index.html");
+    // Large enough to stream through a temp file rather than wait in memory.
+    let mut w = s.writer(&big, Some(2 << 20)).await.unwrap();
+    w.write(&vec![b'B'; 2 << 20]).await.unwrap();
+    let big_staged = w.finish(None).await.unwrap();
+    let mut w = s.writer(&small, Some(5)).await.unwrap();
+    w.write(b"small").await.unwrap();
+    let small_staged = w.finish(None).await.unwrap();
+    let page_staged = s.stage(&page, Bytes::from_static(b"<html>")).await.unwrap();
+    let abandoned = s
+        .stage(&key("web/simple/bar/index.html"), Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    drop(abandoned);
+    for k in [&big, &small, &page] {
+        assert_eq!(s.stat(k).await.unwrap(), None, "{k} visible before publish");
+    }
+    s.publish(vec![big_staged, small_staged, page_staged])
+        .await
+        .unwrap();
+    s.flush().await.unwrap();
+    assert_eq!(s.get(&small).await.unwrap().unwrap(), &b"small"[..]);
+    assert_eq!(s.get(&page).await.unwrap().unwrap(), &b"<html>"[..]);
+    assert_eq!(s.stat(&big).await.unwrap().unwrap().size, 2 << 20);
+    assert_eq!(
+        all_names(dir.path()),
+        vec![
+            "web/packages/aa/bb/big.whl",
+            "web/packages/aa/cc/small.whl",
+            "web/simple/foo/index.html"
+        ]
+    );
 }
 
 #[tokio::test]
@@ -263,11 +305,11 @@ fn storage_is_object_safe_and_shareable() {
 }
 
 #[tokio::test]
-async fn large_staged_writes_spill_to_a_temp_file_and_commit_whole() {
+async fn large_staged_writes_spill_to_a_temp_file_and_publish_whole() {
     let (dir, s) = setup();
     let k = key("web/packages/aa/bb/big.whl");
     let chunk: Vec<u8> = (0..64 * 1024).map(|i| (i % 251) as u8).collect();
-    let mut w = s.writer(&k).await.unwrap();
+    let mut w = s.writer(&k, None).await.unwrap();
     for _ in 0..40 {
         w.write(&chunk).await.unwrap();
     }
@@ -276,7 +318,8 @@ async fn large_staged_writes_spill_to_a_temp_file_and_commit_whole() {
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].contains(".vorpal-tmp."), "{names:?}");
     let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
-    w.commit(Some(when)).await.unwrap();
+    let staged = w.finish(Some(when)).await.unwrap();
+    s.publish(vec![staged]).await.unwrap();
     let got = s.get(&k).await.unwrap().unwrap();
     assert_eq!(got.len(), chunk.len() * 40);
     assert!(got.chunks(chunk.len()).all(|c| c == chunk.as_slice()));

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::https::{FetchError, HttpClient};
-use crate::storage::{Key, StagedWrite, Storage, StorageError};
+use crate::storage::{Key, Staged, StagedWrite, Storage, StorageError};
 use crate::sync::progress::Progress;
 
 /// What the bytes must be.
@@ -44,7 +44,8 @@ impl DownloadError {
     }
 }
 
-/// Download `url` into `key`, verified. Returns the number of bytes written.
+/// Download `url` for `key`, verified. Returns the number of bytes and the staged
+/// file, which the caller publishes (with the rest of its project).
 pub async fn download_verified(
     client: &HttpClient,
     storage: &dyn Storage,
@@ -53,7 +54,7 @@ pub async fn download_verified(
     expected: &Expected,
     mtime: Option<SystemTime>,
     progress: &Progress,
-) -> Result<u64, DownloadError> {
+) -> Result<(u64, Staged), DownloadError> {
     let policy = client.retry_policy().clone();
     let attempts = policy.attempts.max(1);
     let mut last = None;
@@ -73,7 +74,7 @@ pub async fn download_verified(
         )
         .await
         {
-            Ok(n) => return Ok(n),
+            Ok(done) => return Ok(done),
             Err(e) if e.is_transient() => {
                 tracing::debug!(%url, attempt, "download failed: {e}");
                 last = Some(e);
@@ -98,7 +99,7 @@ async fn try_once(
     mtime: Option<SystemTime>,
     progress: &Progress,
     tries: u32,
-) -> Result<u64, DownloadError> {
+) -> Result<(u64, Staged), DownloadError> {
     let corrupt = |detail: String| DownloadError::Corrupt {
         url: url.to_string(),
         detail,
@@ -112,7 +113,7 @@ async fn try_once(
             status,
         });
     }
-    let mut writer: Box<dyn StagedWrite> = storage.writer(key).await?;
+    let mut writer: Box<dyn StagedWrite> = storage.writer(key, expected.size).await?;
     let mut sha = Sha256::new();
     let mut b2 = expected.blake2b_256.as_ref().map(|_| Blake2b::<U32>::new());
     let mut size = 0u64;
@@ -165,8 +166,8 @@ async fn try_once(
             )));
         }
     }
-    writer.commit(mtime).await?;
-    Ok(size)
+    let staged = writer.finish(mtime).await?;
+    Ok((size, staged))
 }
 
 /// sha256 and size of what is stored at `key`, read as a stream (constant memory).

@@ -31,8 +31,16 @@ pub struct SyncEnv {
     pub client: HttpClient,
     pub storage: Arc<dyn Storage>,
     pub db: Arc<state::StateDb>,
+    /// Project commits, batched into shared transactions.
+    pub commits: state::CommitQueue,
     pub layout: layout::Layout,
     pub filters: Option<filters::Filters>,
+    /// Every file in the tree is in the inventory: the last run finished, or the
+    /// tree had no files. A file the inventory does not know is then absent, and
+    /// is fetched without looking for it on disk first.
+    pub inventory_complete: bool,
+    /// Projects fetching metadata and files at once (`workers`).
+    pub workers: Semaphore,
     /// One limit for files in flight across all projects.
     pub downloads: Semaphore,
     pub progress: progress::Progress,

@@ -9,11 +9,13 @@ use url::Url;
 
 use crate::config::{CompareMethod, MetadataSource};
 use crate::index::{self, DistFile, Project, normalize};
-use crate::storage::{Key, StorageError};
+use crate::storage::{Key, Staged, StorageError};
 use crate::sync::SyncEnv;
 use crate::sync::download::{self, DownloadError, Expected};
 use crate::sync::layout::{self, PageKind};
-use crate::sync::state::{FileKind, FileRecord, JournalEntry, ProjectRecord, StateError};
+use crate::sync::state::{
+    FileKind, FileRecord, JournalEntry, ProjectCommit, ProjectRecord, StateError,
+};
 use crate::upstream::{ProjectFetch, UpstreamError};
 
 #[derive(Debug)]
@@ -58,7 +60,15 @@ pub async fn sync_project(
     name: &str,
     expected_serial: u64,
     display_hint: Option<&str>,
+    in_plan: bool,
 ) -> Result<JobOutcome, ProjectError> {
+    // The slot covers the network work; publishing and committing wait on disk
+    // flushes shared with other jobs, and must not keep the next project waiting.
+    let worker = env
+        .workers
+        .acquire()
+        .await
+        .map_err(|_| ProjectError::Invalid("the sync is shutting down".into()))?;
     let mut project = match env.upstream.project(name, expected_serial).await? {
         ProjectFetch::Gone if env.cfg.keep_deleted => return Ok(JobOutcome::Kept),
         ProjectFetch::Gone => {
@@ -153,11 +163,15 @@ pub async fn sync_project(
     )
     .await;
     let mut records = Vec::with_capacity(wanted.len());
+    let mut staged = Vec::new();
     let mut fetched = 0;
     for (w, result) in wanted.iter().zip(results) {
         match result {
-            Ok((record, was_fetched)) => {
-                fetched += u64::from(was_fetched);
+            Ok((record, new_file)) => {
+                if let Some(file) = new_file {
+                    fetched += 1;
+                    staged.push(file);
+                }
                 records.push(record);
             }
             Err(source) => {
@@ -169,7 +183,16 @@ pub async fn sync_project(
         }
     }
 
-    write_pages(env, &project, &keys_by_filename).await?;
+    // Files first, then the pages that link them: one flush makes them all durable
+    // before any becomes visible, and a second makes the renames durable before
+    // state records the project as done.
+    let versioned = stage_pages(env, &project, &keys_by_filename, &mut staged).await?;
+    drop(worker);
+    env.storage.publish(staged).await?;
+    if let Some(page) = versioned {
+        write_versioned_page(env, page, project.last_serial).await?;
+    }
+    env.storage.flush().await?;
 
     let now = chrono::Utc::now().timestamp();
     let mut journal = Vec::new();
@@ -204,7 +227,15 @@ pub async fn sync_project(
         serial: project.last_serial.max(expected_serial),
         status: project.status.as_ref().map(|s| s.status.clone()),
     };
-    let dropped = env.db.commit_project(&record, &records, &journal)?;
+    let dropped = env
+        .commits
+        .commit(ProjectCommit {
+            record,
+            files: records,
+            journal,
+            plan_done: in_plan,
+        })
+        .await?;
     for key in dropped {
         delete_key(env, &key).await;
     }
@@ -286,12 +317,13 @@ fn parse_upload_time(t: &str) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::new(secs, dt.timestamp_subsec_nanos()))
 }
 
-/// Make sure `w` is present and correct; returns its record and whether it was fetched.
+/// Make sure `w` is present and correct; returns its record and, when it had to be
+/// fetched, the staged new file.
 async fn ensure_file(
     env: &SyncEnv,
     w: &Wanted,
     known: Option<&FileRecord>,
-) -> Result<(FileRecord, bool), DownloadError> {
+) -> Result<(FileRecord, Option<Staged>), DownloadError> {
     let storage = env.storage.as_ref();
     let mtime = w.upload_time.as_deref().and_then(parse_upload_time);
     let record = |size: u64| FileRecord {
@@ -302,14 +334,18 @@ async fn ensure_file(
         sha256: w.expected.sha256.clone(),
         upload_time: w.upload_time.clone(),
     };
-    let stat = storage.stat(&w.key).await?;
+    let stat = if known.is_none() && env.inventory_complete {
+        None
+    } else {
+        storage.stat(&w.key).await?
+    };
     if let Some(meta) = &stat {
         // The inventory already vouches for these bytes: no need to read them again.
         if let Some(k) = known
             && k.sha256.eq_ignore_ascii_case(&w.expected.sha256)
             && k.size == meta.size
         {
-            return Ok((record(meta.size), false));
+            return Ok((record(meta.size), None));
         }
         let size_ok = w.expected.size.is_none_or(|s| s == meta.size);
         if env.cfg.compare_method == CompareMethod::Stat
@@ -317,14 +353,14 @@ async fn ensure_file(
             && mtime.is_some()
             && meta.mtime == mtime
         {
-            return Ok((record(meta.size), false));
+            return Ok((record(meta.size), None));
         }
         // Present but unknown (an adopted tree, or a crash before commit): hash it.
         if size_ok
             && let Some((sha, size)) = download::hash_stored(storage, &w.key).await?
             && sha.eq_ignore_ascii_case(&w.expected.sha256)
         {
-            return Ok((record(size), false));
+            return Ok((record(size), None));
         }
     }
     let _permit = env.downloads.acquire().await;
@@ -340,11 +376,11 @@ async fn ensure_file(
         )
         .await
     };
-    let size = match download_mirror_url(env, &w.key) {
+    let (size, staged) = match download_mirror_url(env, &w.key) {
         // bandersnatch's download-mirror: try the closer copy first; the bytes are
         // verified against upstream's hashes either way.
         Some(mirror_url) => match fetch(mirror_url.clone()).await {
-            Ok(size) => size,
+            Ok(done) => done,
             Err(e) if !env.cfg.download_mirror_no_fallback => {
                 tracing::debug!(url = %mirror_url, "download mirror failed ({e}); trying upstream");
                 fetch(w.url.clone()).await?
@@ -355,7 +391,7 @@ async fn ensure_file(
     };
     env.progress.file_done();
     env.note_written(&w.key);
-    Ok((record(size), true))
+    Ok((record(size), Some(staged)))
 }
 
 /// The file's URL on the configured download mirror: `<download-mirror>/packages/...`.
@@ -364,12 +400,20 @@ fn download_mirror_url(env: &SyncEnv, key: &Key) -> Option<String> {
     Some(format!("{base}/{}", layout::url_path(key)))
 }
 
-/// Write the project's pages (and JSON API documents), after its files.
-async fn write_pages(
+/// A project's `index.html` when `keep-index-versions` keeps old copies: written
+/// after the files are published, as a versioned file and a symlink.
+struct VersionedPage {
+    key: Key,
+    body: String,
+}
+
+/// Stage the project's pages (and JSON API documents) after its files in `staged`.
+async fn stage_pages(
     env: &SyncEnv,
     project: &Project,
     keys: &HashMap<String, Key>,
-) -> Result<(), ProjectError> {
+    staged: &mut Vec<Staged>,
+) -> Result<Option<VersionedPage>, ProjectError> {
     let href = |f: &DistFile| {
         keys.get(&f.filename)
             .map(|k| env.layout.file_href(k))
@@ -377,38 +421,21 @@ async fn write_pages(
     };
     let html = index::simple_html::render_project_html(project, &href);
     let json = index::simple_json::render_project_json(project, &href);
+    let mut versioned = None;
     for (key, kind) in env.layout.project_pages(&project.name)? {
         let body = match kind {
             PageKind::Html => html.clone(),
             PageKind::Json => json.clone(),
         };
-        let keep = env.cfg.keep_index_versions;
-        match env.storage.local_path(&key) {
-            Some(path) if keep > 0 && key.file_name() == "index.html" => {
-                let serial = project.last_serial;
-                tokio::task::spawn_blocking(move || {
-                    crate::sync::tree_extras::write_versioned_index(
-                        &path,
-                        body.as_bytes(),
-                        serial,
-                        keep,
-                    )
-                    .map_err(|e| (path, e))
-                })
-                .await
-                .map_err(|e| ProjectError::Invalid(format!("writing a page stopped: {e}")))?
-                .map_err(|(path, e)| {
-                    ProjectError::Storage(crate::storage::StorageError::io(
-                        "write a versioned page",
-                        &path,
-                        &env.root,
-                        e,
-                    ))
-                })?;
-            }
-            _ => env.storage.put(&key, body.into()).await?,
-        }
         env.note_written(&key);
+        if env.cfg.keep_index_versions > 0
+            && key.file_name() == "index.html"
+            && env.storage.local_path(&key).is_some()
+        {
+            versioned = Some(VersionedPage { key, body });
+            continue;
+        }
+        staged.push(env.storage.stage(&key, body.into()).await?);
     }
     if env.cfg.json {
         let api_url = |f: &DistFile| match (&env.layout.root_uri, keys.get(&f.filename)) {
@@ -417,11 +444,36 @@ async fn write_pages(
         };
         let doc = index::jsonapi::render_jsonapi(project, &api_url);
         for key in layout::json_api_keys(&project.name)? {
-            env.storage.put(&key, doc.clone().into()).await?;
+            staged.push(env.storage.stage(&key, doc.clone().into()).await?);
             env.note_written(&key);
         }
     }
-    Ok(())
+    Ok(versioned)
+}
+
+async fn write_versioned_page(
+    env: &SyncEnv,
+    page: VersionedPage,
+    serial: u64,
+) -> Result<(), ProjectError> {
+    let Some(path) = env.storage.local_path(&page.key) else {
+        return Ok(());
+    };
+    let keep = env.cfg.keep_index_versions;
+    tokio::task::spawn_blocking(move || {
+        crate::sync::tree_extras::write_versioned_index(&path, page.body.as_bytes(), serial, keep)
+            .map_err(|e| (path, e))
+    })
+    .await
+    .map_err(|e| ProjectError::Invalid(format!("writing a page stopped: {e}")))?
+    .map_err(|(path, e)| {
+        ProjectError::Storage(StorageError::io(
+            "write a versioned page",
+            &path,
+            &env.root,
+            e,
+        ))
+    })
 }
 
 /// Remove a project upstream deleted: pages first (clients stop seeing it), then state,

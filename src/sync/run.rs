@@ -19,6 +19,10 @@ use crate::sync::state::{self, MirrorLock, StateDb};
 use crate::sync::{SyncEnv, filters};
 use crate::upstream::Upstream;
 
+/// Jobs in flight per worker slot: the others are publishing (waiting on a shared
+/// disk flush) or waiting for a slot, and hold little memory either way.
+const JOBS_PER_WORKER: usize = 8;
+
 /// State key saying whether the last run reached its end (`finished`) or not.
 const RUN_MARK: &str = "last_run";
 
@@ -149,8 +153,10 @@ pub(crate) async fn open_env(
     state::check_generation(&root)?;
     let storage: Arc<dyn Storage> = Arc::new(FsStorage::new(root.clone()));
     let layout = Layout::new(&cfg);
+    let had_files = root.join("web/packages").exists();
     crate::sync::adopt::adopt_if_needed(&root, &storage, &cfg).await?;
     let db = Arc::new(StateDb::open(&root)?);
+    let inventory_complete = !had_files || db.get_meta(RUN_MARK)?.as_deref() == Some("finished");
     let filters = Some(filters::Filters::from_config(&config.filters)?).filter(|f| f.is_enabled());
     forget_verdicts_of_changed_filters(&db, &config.filters)?;
     let mut upstream = Upstream::new(client.clone(), &cfg)?;
@@ -159,6 +165,9 @@ pub(crate) async fn open_env(
     }
     Ok(Arc::new(SyncEnv {
         layout,
+        commits: state::CommitQueue::start(db.clone()),
+        inventory_complete,
+        workers: Semaphore::new(cfg.workers),
         downloads: Semaphore::new(cfg.download_concurrency),
         progress: Progress::new(show_progress),
         written: Mutex::new(Vec::new()),
@@ -257,7 +266,7 @@ pub async fn run_sync_locked(
                     return None;
                 }
                 let hint = display.get(&job_name).map(String::as_str);
-                Some(sync_project(&env, &job_name, serial, hint).await)
+                Some(sync_project(&env, &job_name, serial, hint, !targeted).await)
             });
             async move {
                 let outcome = match job.await {
@@ -269,11 +278,12 @@ pub async fn run_sync_locked(
                 (name, outcome)
             }
         })
-        .buffer_unordered(env.cfg.workers);
+        .buffer_unordered(env.cfg.workers.saturating_mul(JOBS_PER_WORKER));
     while let Some((name, result)) = results.next().await {
         let Some(result) = result else { continue };
         match result {
             Ok(outcome) => {
+                let committed = matches!(outcome, JobOutcome::Updated { .. });
                 match outcome {
                     JobOutcome::Updated { fetched } => {
                         report.updated += 1;
@@ -286,7 +296,8 @@ pub async fn run_sync_locked(
                     }
                     JobOutcome::Kept => {}
                 }
-                if !targeted {
+                // An updated project was marked done with its commit.
+                if !targeted && !committed {
                     env.db.mark_planned_done(&name)?;
                 }
                 env.progress.project_done(false);
@@ -331,6 +342,8 @@ pub async fn run_sync_locked(
         }
     }
     if ok && !targeted {
+        // Every project's state must be on disk before the serial says it is done.
+        env.storage.flush().await?;
         state::write_status(&root, target)?;
         env.db.set_meta("last_serial", &target.to_string())?;
         env.db.clear_plan()?;

@@ -2,7 +2,7 @@
 //! (for verify without walking the tree), a journal of changes, and the resumable
 //! sync plan.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -159,6 +159,82 @@ fn insert_journal(tx: &Connection, journal: &[JournalEntry]) -> rusqlite::Result
     Ok(())
 }
 
+/// One project's new state, as the sync commits it.
+#[derive(Debug, Clone)]
+pub struct ProjectCommit {
+    pub record: ProjectRecord,
+    pub files: Vec<FileRecord>,
+    pub journal: Vec<JournalEntry>,
+    /// Also mark the project done in the saved plan.
+    pub plan_done: bool,
+}
+
+fn commit_project_in(tx: &Connection, commit: &ProjectCommit) -> rusqlite::Result<Vec<String>> {
+    let (record, files) = (&commit.record, &commit.files);
+    let old: HashMap<String, FileRecord> = tx
+        .prepare_cached(&format!("SELECT {FILE_COLS} FROM files WHERE project = ?1"))?
+        .query_map([&record.name], file_row)?
+        .map(|r| r.map(|f| (f.key.clone(), f)))
+        .collect::<rusqlite::Result<_>>()?;
+    tx.prepare_cached(
+        "INSERT INTO projects (name, display_name, serial, status, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name,
+           serial = excluded.serial, status = excluded.status,
+           updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        record.name,
+        record.display_name,
+        record.serial,
+        record.status,
+        now_secs()
+    ])?;
+    tx.prepare_cached("DELETE FROM filtered WHERE name = ?1")?
+        .execute([&record.name])?;
+    // Only rows that changed are written: rewriting a project's unchanged files
+    // touched a page of every index per file on each update.
+    let kept: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
+    let mut dropped: Vec<String> = old
+        .keys()
+        .filter(|k| !kept.contains(k.as_str()))
+        .cloned()
+        .collect();
+    dropped.sort();
+    {
+        let mut delete = tx.prepare_cached("DELETE FROM files WHERE key = ?1")?;
+        for key in &dropped {
+            delete.execute([key])?;
+        }
+        let mut insert = tx.prepare_cached(
+            "INSERT OR REPLACE INTO files (key, project, kind, size, sha256, upload_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for f in files {
+            let unchanged = old.get(&f.key).is_some_and(|o| {
+                (o.kind, o.size, &o.sha256, &o.upload_time)
+                    == (f.kind, f.size, &f.sha256, &f.upload_time)
+            });
+            if !unchanged {
+                insert.execute(params![
+                    f.key,
+                    record.name,
+                    f.kind,
+                    f.size,
+                    f.sha256,
+                    f.upload_time
+                ])?;
+            }
+        }
+    }
+    insert_journal(tx, &commit.journal)?;
+    if commit.plan_done {
+        tx.prepare_cached("UPDATE plan SET done = 1 WHERE name = ?1")?
+            .execute([&record.name])?;
+    }
+    Ok(dropped)
+}
+
 fn keys_of(tx: &Connection, project: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = tx.prepare_cached("SELECT key FROM files WHERE project = ?1 ORDER BY key")?;
     stmt.query_map([project], |r| r.get(0))?.collect()
@@ -272,50 +348,30 @@ impl StateDb {
         files: &[FileRecord],
         journal: &[JournalEntry],
     ) -> Result<Vec<String>, StateError> {
+        let commit = ProjectCommit {
+            record: record.clone(),
+            files: files.to_vec(),
+            journal: journal.to_vec(),
+            plan_done: false,
+        };
+        let mut dropped = self.commit_projects(std::slice::from_ref(&commit))?;
+        Ok(dropped.pop().unwrap_or_default())
+    }
+
+    /// [`StateDb::commit_project`] for several projects in one transaction (one
+    /// write of each touched page instead of one per project). All or none land.
+    pub fn commit_projects(
+        &self,
+        commits: &[ProjectCommit],
+    ) -> Result<Vec<Vec<String>>, StateError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let old = keys_of(&tx, &record.name)?;
-            tx.prepare_cached(
-                "INSERT INTO projects (name, display_name, serial, status, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name,
-                   serial = excluded.serial, status = excluded.status,
-                   updated_at = excluded.updated_at",
-            )?
-            .execute(params![
-                record.name,
-                record.display_name,
-                record.serial,
-                record.status,
-                now_secs()
-            ])?;
-            tx.prepare_cached("DELETE FROM files WHERE project = ?1")?
-                .execute([&record.name])?;
-            tx.prepare_cached("DELETE FROM filtered WHERE name = ?1")?
-                .execute([&record.name])?;
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO files (key, project, kind, size, sha256, upload_time)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )?;
-                for f in files {
-                    insert.execute(params![
-                        f.key,
-                        record.name,
-                        f.kind,
-                        f.size,
-                        f.sha256,
-                        f.upload_time
-                    ])?;
-                }
+            let mut dropped = Vec::with_capacity(commits.len());
+            for commit in commits {
+                dropped.push(commit_project_in(&tx, commit)?);
             }
-            insert_journal(&tx, journal)?;
             tx.commit()?;
-            let kept: HashSet<&str> = files.iter().map(|f| f.key.as_str()).collect();
-            Ok(old
-                .into_iter()
-                .filter(|k| !kept.contains(k.as_str()))
-                .collect())
+            Ok(dropped)
         })
     }
 

@@ -2,6 +2,7 @@
 //! database under `<root>/.vorpal/`.
 
 pub mod bandersnatch;
+mod commits;
 pub mod db;
 mod error;
 mod schema;
@@ -10,7 +11,8 @@ pub use bandersnatch::{
     Generation, MirrorLock, Todo, check_generation, delete_todo, read_status, read_todo,
     write_status, write_todo,
 };
-pub use db::{FileKind, FileRecord, JournalEntry, ProjectRecord, StateDb};
+pub use commits::CommitQueue;
+pub use db::{FileKind, FileRecord, JournalEntry, ProjectCommit, ProjectRecord, StateDb};
 pub use error::StateError;
 pub use schema::SCHEMA_VERSION;
 

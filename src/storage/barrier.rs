@@ -1,0 +1,117 @@
+//! Group durability: one `syncfs(2)` makes everything written to the filesystem
+//! before it durable, so the many writers of a sync that reach a barrier together
+//! share one call instead of paying an fsync per file. Per-file fsyncs dominated a
+//! full sync (each is a synchronous metadata write, and in a VM a device exit);
+//! batching them left the same guarantees at a fraction of the cost.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long a flush waits for more writers to join it. Writers of a sync reach the
+/// barrier a few at a time; without the wait nearly every one paid its own flush.
+/// A job waiting here holds no worker slot, so the delay costs no throughput.
+const GATHER: Duration = Duration::from_millis(10);
+
+/// Serializes flushes and lets a waiter skip its own when a flush that started after
+/// it arrived has already completed (classic group commit).
+#[derive(Debug)]
+pub(crate) struct Barrier {
+    root: PathBuf,
+    turn: tokio::sync::Mutex<()>,
+    /// Flushes started so far (a flush's sequence number is this after it starts).
+    started: AtomicU64,
+    /// Sequence number of the last flush that completed without error.
+    completed: AtomicU64,
+}
+
+impl Barrier {
+    pub(crate) fn new(root: PathBuf) -> Barrier {
+        Barrier {
+            root,
+            turn: tokio::sync::Mutex::new(()),
+            started: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+        }
+    }
+
+    /// Return once everything written before this call is durable.
+    pub(crate) async fn wait(&self) -> io::Result<()> {
+        let arrived = self.started.load(Ordering::Acquire);
+        let _turn = self.turn.lock().await;
+        // A flush numbered above `arrived` began after this call did, so it covered
+        // every write made before it.
+        if self.completed.load(Ordering::Acquire) > arrived {
+            return Ok(());
+        }
+        // Writers arriving during the wait read `started` before it moves on, so
+        // this flush covers them too.
+        tokio::time::sleep(GATHER).await;
+        let seq = self.started.fetch_add(1, Ordering::AcqRel) + 1;
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || sync_filesystem_of(&root))
+            .await
+            .map_err(io::Error::other)??;
+        self.completed.store(seq, Ordering::Release);
+        Ok(())
+    }
+}
+
+/// Flush every dirty page and inode of the filesystem holding `path`.
+#[cfg(target_os = "linux")]
+fn sync_filesystem_of(path: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let dir = std::fs::File::open(path)?;
+    // SAFETY: `dir` is an open descriptor for the duration of the call.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        // Since Linux 5.8 this reports writeback errors (EIO, ENOSPC) of the
+        // filesystem: bytes that were meant to land did not.
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Without syncfs, flush everything (slower when other filesystems are busy).
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem_of(path: &std::path::Path) -> io::Result<()> {
+    std::fs::metadata(path)?;
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_waiters_share_flushes() {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = Arc::new(Barrier::new(dir.path().to_path_buf()));
+        let waiters: Vec<_> = (0..64)
+            .map(|_| {
+                let b = barrier.clone();
+                tokio::spawn(async move { b.wait().await })
+            })
+            .collect();
+        for w in waiters {
+            w.await.unwrap().unwrap();
+        }
+        let flushes = barrier.completed.load(Ordering::Acquire);
+        assert!(flushes >= 1, "at least one flush ran");
+        assert!(
+            flushes < 64,
+            "64 waiters ran {flushes} flushes: nothing was shared"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_root_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let barrier = Barrier::new(dir.path().join("gone"));
+        assert!(barrier.wait().await.is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! Staged objects of the filesystem backend: complete bytes that wait for a flush
+//! before they are renamed into place. Small ones wait in memory (within a budget)
+//! and are written together when published: one thread hand-off per batch instead
+//! of one per file.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+
+use super::StorageError;
+use super::atomic::create_temp;
+
+/// Removes its temp file when dropped, unless the file was moved into place.
+#[derive(Debug)]
+pub(crate) struct TempGuard(pub(crate) Option<PathBuf>);
+
+impl TempGuard {
+    /// The file was renamed into place: nothing to remove.
+    pub(crate) fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for TempGuard {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // Best effort: a leftover is also caught by cleanup_temp.
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// Bytes that staged objects may hold in memory across the whole store.
+#[derive(Debug)]
+pub(crate) struct MemoryBudget {
+    left: AtomicUsize,
+}
+
+impl MemoryBudget {
+    pub(crate) fn new(bytes: usize) -> Arc<MemoryBudget> {
+        Arc::new(MemoryBudget {
+            left: AtomicUsize::new(bytes),
+        })
+    }
+
+    /// Reserve `bytes`, or `None` when the budget is spent.
+    fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Hold> {
+        self.left
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                left.checked_sub(bytes)
+            })
+            .ok()
+            .map(|_| Hold {
+                budget: self.clone(),
+                bytes,
+            })
+    }
+}
+
+/// A reservation, returned to the budget when dropped.
+#[derive(Debug)]
+pub(crate) struct Hold {
+    budget: Arc<MemoryBudget>,
+    bytes: usize,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.budget.left.fetch_add(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// A complete object and where it goes.
+#[derive(Debug)]
+pub(crate) enum StagedFile {
+    /// In a temp file beside the target, not yet synced.
+    Written { tmp: TempGuard, target: PathBuf },
+    /// Still in memory; written to a temp file when published.
+    Held {
+        data: Bytes,
+        mtime: Option<SystemTime>,
+        target: PathBuf,
+        _hold: Hold,
+    },
+}
+
+impl StagedFile {
+    /// Keep `data` in memory if the budget allows; otherwise hand it back.
+    pub(crate) fn hold(
+        budget: &Arc<MemoryBudget>,
+        target: PathBuf,
+        data: Bytes,
+        mtime: Option<SystemTime>,
+    ) -> Result<StagedFile, (PathBuf, Bytes)> {
+        match budget.reserve(data.len()) {
+            Some(hold) => Ok(StagedFile::Held {
+                data,
+                mtime,
+                target,
+                _hold: hold,
+            }),
+            None => Err((target, data)),
+        }
+    }
+
+    /// Write held bytes to their temp file (blocking); written ones pass through.
+    pub(crate) fn write_out(self, root: &Path) -> Result<StagedFile, StorageError> {
+        match self {
+            StagedFile::Held {
+                data,
+                mtime,
+                target,
+                ..
+            } => write_temp(&target, &data, mtime, root),
+            written => Ok(written),
+        }
+    }
+
+    pub(crate) fn is_held(&self) -> bool {
+        matches!(self, StagedFile::Held { .. })
+    }
+
+    /// Rename over the target (blocking). The caller made the bytes durable first.
+    pub(crate) fn move_into_place(self, root: &Path) -> Result<(), StorageError> {
+        let StagedFile::Written { mut tmp, target } = self else {
+            let target = match &self {
+                StagedFile::Held { target, .. } | StagedFile::Written { target, .. } => target,
+            };
+            return Err(not_written(target, root));
+        };
+        let Some(path) = tmp.0.clone() else {
+            return Err(not_written(&target, root));
+        };
+        fs::rename(&path, &target)
+            .map_err(|e| StorageError::io("move into place", &target, root, e))?;
+        tmp.disarm();
+        Ok(())
+    }
+}
+
+fn not_written(target: &Path, root: &Path) -> StorageError {
+    let e = io::Error::other("its temp file was never written");
+    StorageError::io("move into place", target, root, e)
+}
+
+/// Write `data` to a fresh temp file beside `target` (blocking), not yet synced.
+pub(crate) fn write_temp(
+    target: &Path,
+    data: &[u8],
+    mtime: Option<SystemTime>,
+    root: &Path,
+) -> Result<StagedFile, StorageError> {
+    let err = |e| StorageError::io("write", target, root, e);
+    let (mut file, tmp) = create_temp(target).map_err(err)?;
+    let tmp = TempGuard(Some(tmp));
+    file.write_all(data).map_err(err)?;
+    if let Some(t) = mtime {
+        file.set_modified(t).map_err(err)?;
+    }
+    Ok(StagedFile::Written {
+        tmp,
+        target: target.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_is_returned_when_a_held_file_goes() {
+        let budget = MemoryBudget::new(10);
+        let a = StagedFile::hold(&budget, "/x/a".into(), Bytes::from_static(b"123456"), None);
+        assert!(a.is_ok());
+        let b = StagedFile::hold(&budget, "/x/b".into(), Bytes::from_static(b"123456"), None);
+        assert!(b.is_err(), "over budget: handed back");
+        drop(a);
+        let c = StagedFile::hold(&budget, "/x/c".into(), Bytes::from_static(b"123456"), None);
+        assert!(c.is_ok());
+    }
+
+    #[test]
+    fn held_files_are_written_then_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let budget = MemoryBudget::new(1 << 20);
+        let target = dir.path().join("a/b/f.whl");
+        let staged =
+            StagedFile::hold(&budget, target.clone(), Bytes::from_static(b"bytes"), None).unwrap();
+        assert!(staged.is_held());
+        let written = staged.write_out(dir.path()).unwrap();
+        assert!(!written.is_held());
+        assert!(!target.exists(), "not visible before it is moved");
+        written.move_into_place(dir.path()).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"bytes");
+        assert_eq!(fs::read_dir(target.parent().unwrap()).unwrap().count(), 1);
+    }
+}
