@@ -1205,3 +1205,54 @@ async fn a_page_replaced_by_rename_is_served_fresh() {
     assert_eq!(String::from_utf8_lossy(&seen), new);
     f.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_cached_file_replaced_or_deleted_is_noticed_within_a_second() {
+    let f = Fixture::start(|_| {}).await;
+    let url = f.mirror.wheel_url.clone();
+    let path = f
+        .mirror
+        .dir
+        .path()
+        .join("web")
+        .join(url.trim_start_matches('/'));
+    let first = f.get(&url, None).await;
+    let etag = header(first.headers(), "etag").to_string();
+    assert_eq!(first.bytes().await.unwrap(), f.mirror.wheel);
+    // Served again from memory: the same validators and bytes.
+    let again = f.get(&url, None).await;
+    assert_eq!(header(again.headers(), "etag"), etag);
+    let ranged = f.client.get(f.url(&url)).header("range", "bytes=10-19");
+    let ranged = ranged.send().await.unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap(), f.mirror.wheel[10..20]);
+
+    // Replaced by rename (new inode): the new bytes within about a second.
+    let tmp = path.with_file_name(".vorpal-tmp.replacement");
+    write(&tmp, b"replacement bytes");
+    std::fs::rename(&tmp, &path).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..50 {
+        let resp = f.get(&url, None).await;
+        seen = resp.bytes().await.unwrap().to_vec();
+        if seen == b"replacement bytes" {
+            break;
+        }
+        assert_eq!(seen, f.mirror.wheel, "only the old or the new bytes");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, b"replacement bytes");
+
+    // Deleted: 404 within about a second.
+    std::fs::remove_file(&path).unwrap();
+    let mut status = StatusCode::OK;
+    for _ in 0..50 {
+        status = f.get(&url, None).await.status();
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    f.server.shutdown().await;
+}

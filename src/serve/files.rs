@@ -32,6 +32,50 @@ fn file_etag(meta: &std::fs::Metadata) -> String {
     format!("\"{:x}-{:x}\"", meta.len(), nanos)
 }
 
+/// What every answer for one version of a file shares: its length and validators,
+/// with their header values formatted once.
+#[derive(Debug, Clone)]
+pub struct FileHead {
+    len: u64,
+    etag: String,
+    modified: Option<SystemTime>,
+    headers: HeaderMap,
+}
+
+impl FileHead {
+    pub fn of(meta: &std::fs::Metadata) -> FileHead {
+        FileHead::new(meta.len(), file_etag(meta), meta.modified().ok())
+    }
+
+    pub fn new(len: u64, etag: String, modified: Option<SystemTime>) -> FileHead {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
+        headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
+        if let Ok(v) = HeaderValue::from_str(&etag) {
+            headers.insert(header::ETAG, v);
+        }
+        if let Some(m) = modified
+            && let Ok(v) = HeaderValue::from_str(&http_date(m))
+        {
+            headers.insert(header::LAST_MODIFIED, v);
+        }
+        FileHead {
+            len,
+            etag,
+            modified,
+            headers,
+        }
+    }
+}
+
+/// Where the bytes come from.
+pub enum FileBody {
+    /// The whole file, already in memory.
+    Memory(Bytes),
+    Disk(std::fs::File),
+}
+
 /// What the Range header asked for, after checking it against the length.
 #[derive(Debug, PartialEq, Eq)]
 pub enum RangeRequest {
@@ -121,33 +165,20 @@ fn if_range_holds(value: &str, etag: &str, modified: Option<SystemTime>) -> bool
     }
 }
 
-/// Serve `file` (opened beneath web/ by [`super::paths::WebRoot::open_file`]; `name`
-/// is only for log messages).
+/// Serve one file (opened beneath web/ by [`super::paths::WebRoot::open_file`], or
+/// from the file cache; `name` is only for log messages).
 pub async fn serve_file(
     method: &Method,
     headers: &HeaderMap,
-    file: std::fs::File,
-    meta: &std::fs::Metadata,
+    head: &FileHead,
+    body: FileBody,
     name: &Path,
 ) -> Response {
-    let len = meta.len();
-    let etag = file_etag(meta);
-    let modified = meta.modified().ok();
-    let mut base = HeaderMap::new();
-    base.insert(header::CONTENT_TYPE, HeaderValue::from_static(OCTET_STREAM));
-    base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    base.insert(header::CACHE_CONTROL, HeaderValue::from_static(IMMUTABLE));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        base.insert(header::ETAG, v);
-    }
-    if let Some(m) = modified
-        && let Ok(v) = HeaderValue::from_str(&http_date(m))
-    {
-        base.insert(header::LAST_MODIFIED, v);
-    }
+    let (len, etag, modified) = (head.len, head.etag.as_str(), head.modified);
+    let mut base = head.headers.clone();
 
     if headers.contains_key(header::IF_NONE_MATCH) {
-        if none_match(headers, &etag) {
+        if none_match(headers, etag) {
             base.remove(header::CONTENT_TYPE);
             return (StatusCode::NOT_MODIFIED, base).into_response();
         }
@@ -170,9 +201,7 @@ pub async fn serve_file(
         .unwrap_or(RangeRequest::Full);
     if range != RangeRequest::Full
         && let Some(ir) = headers.get(header::IF_RANGE)
-        && !ir
-            .to_str()
-            .is_ok_and(|v| if_range_holds(v, &etag, modified))
+        && !ir.to_str().is_ok_and(|v| if_range_holds(v, etag, modified))
     {
         range = RangeRequest::Full;
     }
@@ -198,6 +227,13 @@ pub async fn serve_file(
     if method == Method::HEAD {
         return (status, base, Body::empty()).into_response();
     }
+    let file = match body {
+        FileBody::Memory(bytes) => {
+            let range = start as usize..(start + count) as usize;
+            return (status, base, Body::from(bytes.slice(range))).into_response();
+        }
+        FileBody::Disk(file) => file,
+    };
     if count <= SMALL {
         // A small file is one pread straight into the body on this worker thread: it is
         // a page-cache hit that takes microseconds, far less than handing it to the

@@ -15,6 +15,7 @@
 //! ```
 
 mod access;
+mod file_cache;
 mod files;
 mod io;
 mod jsonapi;
@@ -85,6 +86,8 @@ pub struct ServeOptions {
     pub reload_on_sighup: bool,
     /// Memory for cached pages, bytes.
     pub page_cache_bytes: usize,
+    /// Memory for cached small files (up to 64 KiB each), bytes.
+    pub file_cache_bytes: usize,
 }
 
 impl ServeOptions {
@@ -104,6 +107,7 @@ impl ServeOptions {
             cert_poll_interval: Some(Duration::from_secs(5)),
             reload_on_sighup: true,
             page_cache_bytes: 256 * 1024 * 1024,
+            file_cache_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -284,6 +288,7 @@ pub async fn bind(opts: ServeOptions) -> Result<RunningServer, ServeError> {
         xmlrpc: opts.xmlrpc.clone(),
         request_timeout: opts.request_timeout,
         pages: pages::PageCache::new(opts.page_cache_bytes),
+        files: file_cache::FileCache::new(opts.file_cache_bytes),
         metrics: metrics::Metrics::default(),
     });
     let ctx = server::ConnContext {

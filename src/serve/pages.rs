@@ -76,7 +76,7 @@ impl Stamp {
 /// How long a cached page is trusted without looking at its file again. Pages go out
 /// with `Cache-Control: max-age=600`, so clients may hold them ten minutes anyway; a
 /// second here is invisible, and it turns a hit into a lookup with no syscall at all.
-const REVALIDATE: Duration = Duration::from_secs(1);
+pub(crate) const REVALIDATE: Duration = Duration::from_secs(1);
 /// Files up to this size are read on the async worker: a page-cache hit, cheaper than
 /// a blocking-pool hand-off.
 const SMALL_READ: u64 = 64 * 1024;

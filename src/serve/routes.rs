@@ -16,12 +16,13 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::XmlRpcHandler;
 use super::access::{self, ConnMeta};
+use super::file_cache::FileCache;
 use super::files;
 use super::jsonapi;
 use super::metrics::Metrics;
 use super::negotiate::{self, Repr};
 use super::ops;
-use super::pages::{Kind, Page, PageCache};
+use super::pages::{Kind, Page, PageCache, Stamp};
 use super::paths::{self, Refused};
 use crate::index::names::{is_valid_name, normalize};
 
@@ -41,6 +42,7 @@ pub struct AppState {
     pub xmlrpc: Option<Arc<dyn XmlRpcHandler>>,
     pub request_timeout: Duration,
     pub pages: PageCache,
+    pub files: FileCache,
     pub metrics: Metrics,
 }
 
@@ -131,12 +133,7 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
                     .into_iter()
                     .chain(segs.iter().map(String::as_str))
                     .collect();
-                match state.root.open_file(&rel).await {
-                    Ok((file, meta)) => {
-                        files::serve_file(&parts.method, &parts.headers, file, &meta, &rel).await
-                    }
-                    Err(r) => refused(r),
-                }
+                serve_package_file(&state, &parts.method, &parts.headers, &rel).await
             }
             Err(r) => refused(r),
         };
@@ -150,6 +147,45 @@ async fn dispatch(State(state): State<Arc<AppState>>, req: Request) -> Response 
         );
     }
     not_found()
+}
+
+/// A file below `packages/`: from the file cache when it was looked at within the
+/// last second, else opened (and cached when small).
+async fn serve_package_file(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    rel: &Path,
+) -> Response {
+    use super::file_cache::{CACHEABLE, Lookup};
+    use super::files::{FileBody, FileHead};
+    let stale = match state.files.lookup(rel) {
+        Lookup::Fresh(hit) => {
+            let body = FileBody::Memory(hit.bytes.clone());
+            return files::serve_file(method, headers, &hit.head, body, rel).await;
+        }
+        Lookup::Stale => true,
+        Lookup::Missing => false,
+    };
+    let (file, meta) = match state.root.open_file(rel).await {
+        Ok(opened) => opened,
+        Err(r) => return refused(r),
+    };
+    let stamp = Stamp::of(&meta);
+    if stale && let Some(hit) = state.files.revalidate(rel, stamp) {
+        let body = FileBody::Memory(hit.bytes.clone());
+        return files::serve_file(method, headers, &hit.head, body, rel).await;
+    }
+    let head = FileHead::of(&meta);
+    if meta.len() <= CACHEABLE && *method == Method::GET {
+        let mut buf = vec![0u8; meta.len() as usize];
+        if std::os::unix::fs::FileExt::read_exact_at(&file, &mut buf, 0).is_ok() {
+            let hit = state.files.insert(rel, stamp, head, Bytes::from(buf));
+            let body = FileBody::Memory(hit.bytes.clone());
+            return files::serve_file(method, headers, &hit.head, body, rel).await;
+        }
+    }
+    files::serve_file(method, headers, &head, FileBody::Disk(file), rel).await
 }
 
 /// HEAD: same head as GET, no body (hyper keeps our Content-Length for HEAD).
