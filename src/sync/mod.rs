@@ -51,6 +51,9 @@ pub struct SyncEnv {
 
 impl SyncEnv {
     fn note_written(&self, key: &Key) {
+        if self.cfg.diff_file.is_none() {
+            return;
+        }
         if let Ok(mut w) = self.written.lock() {
             w.push(self.root.join(key.as_str()));
         }
