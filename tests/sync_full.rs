@@ -336,3 +336,71 @@ async fn keep_index_versions_and_cleanup() {
         std::fs::read(m.web("simple/six/index.v1_html")).unwrap()
     );
 }
+
+/// Plant upstream's bytes for every file of `project` that the mirror lacks, as a
+/// crash between publishing files and committing their project leaves them.
+fn plant_missing_files(fake: &FakeUpstream, m: &TestMirror, project: &str) -> usize {
+    let mut planted = 0;
+    for f in fake
+        .expected_files()
+        .iter()
+        .filter(|f| f.project == project)
+    {
+        let path = m.web(&format!("packages/{}", f.path_under_packages));
+        if !path.exists() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, fake.file_bytes(&f.filename).unwrap()).unwrap();
+            planted += 1;
+        }
+    }
+    planted
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_files_on_disk_are_hashed_after_an_unfinished_run_and_refetched_after_a_finished_one()
+ {
+    let fake = FakeUpstream::start(UpstreamOptions::default()).await;
+    fake.add_project("alpha", &["1.0"]);
+    fake.add_project("beta", &["1.0"]);
+    let m = TestMirror::new(&fake);
+    m.sync().await;
+
+    // The last run did not finish: a file on disk that state does not know is
+    // hashed and kept, not fetched again.
+    fake.add_release("alpha", "2.0");
+    assert!(plant_missing_files(&fake, &m, "alpha") > 0);
+    vorpal::sync::state::StateDb::open(&m.root())
+        .unwrap()
+        .set_meta("last_run", "running")
+        .unwrap();
+    fake.clear_log();
+    m.sync().await;
+    assert_eq!(
+        package_gets(&fake),
+        1,
+        "only the new wheel's .metadata is fetched"
+    );
+    m.assert_matches(&fake);
+
+    // The last run finished: the inventory is complete, so an unknown file is
+    // fetched without looking for it first, and its verified bytes replace
+    // whatever was there.
+    fake.add_release("beta", "2.0");
+    let planted = plant_missing_files(&fake, &m, "beta");
+    assert!(planted > 0);
+    let stray = fake
+        .expected_files()
+        .into_iter()
+        .find(|f| f.project == "beta" && f.filename.contains("2.0"))
+        .unwrap();
+    let stray_path = m.web(&format!("packages/{}", stray.path_under_packages));
+    std::fs::write(&stray_path, b"not what upstream lists").unwrap();
+    fake.clear_log();
+    m.sync().await;
+    assert!(
+        package_gets(&fake) >= planted,
+        "unknown files fetched again"
+    );
+    m.assert_matches(&fake);
+    assert!(temp_files(&m.root()).is_empty());
+}

@@ -6,19 +6,48 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// How long a flush waits for more writers to join it. Writers of a sync reach the
 /// barrier a few at a time; without the wait nearly every one paid its own flush.
-/// A job waiting here holds no worker slot, so the delay costs no throughput.
+/// A job waiting here holds no worker slot, so the delay costs no throughput. It is
+/// skipped when no other writes are being prepared (the last project of a run).
 const GATHER: Duration = Duration::from_millis(10);
+
+/// Counts objects staged but not yet handed to a flush: while there are any, a
+/// flush is worth delaying for them.
+#[derive(Debug, Default)]
+pub(crate) struct Pending(AtomicU64);
+
+impl Pending {
+    pub(crate) fn enter(self: &Arc<Self>) -> PendingGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        PendingGuard(self.clone())
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Acquire) > 0
+    }
+}
+
+/// One staged object in preparation; dropping it (publishing, or discarding) ends that.
+#[derive(Debug)]
+pub(crate) struct PendingGuard(Arc<Pending>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// Serializes flushes and lets a waiter skip its own when a flush that started after
 /// it arrived has already completed (classic group commit).
 #[derive(Debug)]
 pub(crate) struct Barrier {
     root: PathBuf,
+    pub(crate) pending: Arc<Pending>,
     turn: tokio::sync::Mutex<()>,
     /// Flushes started so far (a flush's sequence number is this after it starts).
     started: AtomicU64,
@@ -30,6 +59,7 @@ impl Barrier {
     pub(crate) fn new(root: PathBuf) -> Barrier {
         Barrier {
             root,
+            pending: Arc::default(),
             turn: tokio::sync::Mutex::new(()),
             started: AtomicU64::new(0),
             completed: AtomicU64::new(0),
@@ -47,7 +77,9 @@ impl Barrier {
         }
         // Writers arriving during the wait read `started` before it moves on, so
         // this flush covers them too.
-        tokio::time::sleep(GATHER).await;
+        if self.pending.any() {
+            tokio::time::sleep(GATHER).await;
+        }
         let seq = self.started.fetch_add(1, Ordering::AcqRel) + 1;
         let root = self.root.clone();
         tokio::task::spawn_blocking(move || sync_filesystem_of(&root))
@@ -85,7 +117,6 @@ fn sync_filesystem_of(path: &std::path::Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_waiters_share_flushes() {

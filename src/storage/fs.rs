@@ -15,7 +15,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use std::sync::Arc;
 
 use super::atomic::{Durability, create_temp, is_temp_name, write_atomic_with};
-use super::barrier::Barrier;
+use super::barrier::{Barrier, PendingGuard};
 use super::fs_staged::{MemoryBudget, StagedFile, TempGuard, write_temp};
 use super::fs_stream::{read_stream, walk};
 use super::{ByteStream, Key, ObjectMeta, Staged, StagedWrite, Storage, StorageError};
@@ -141,6 +141,7 @@ impl Storage for FsStorage {
             Ok(Box::new(FsWriter {
                 sink: Sink::Memory(Vec::with_capacity(capacity)),
                 guard: TempGuard(None),
+                pending: self.barrier.pending.enter(),
                 held: self.held.clone(),
                 key,
                 target,
@@ -151,9 +152,14 @@ impl Storage for FsStorage {
 
     fn stage(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<Staged, StorageError>> {
         let (key, target) = (key.clone(), self.path(key));
+        let pending = self.barrier.pending.enter();
         Box::pin(async move {
             let file = self.stage_at(target, data, None).await?;
-            Ok(Staged { key, file })
+            Ok(Staged {
+                key,
+                file,
+                _pending: pending,
+            })
         })
     }
 
@@ -323,6 +329,7 @@ enum Sink {
 struct FsWriter {
     sink: Sink,
     guard: TempGuard,
+    pending: PendingGuard,
     held: Arc<MemoryBudget>,
     key: Key,
     target: PathBuf,
@@ -388,6 +395,7 @@ impl StagedWrite for FsWriter {
         let FsWriter {
             sink,
             mut guard,
+            pending,
             held,
             key,
             target,
@@ -421,7 +429,11 @@ impl StagedWrite for FsWriter {
                     }
                 }
             };
-            Ok(Staged { key, file })
+            Ok(Staged {
+                key,
+                file,
+                _pending: pending,
+            })
         })
     }
 
