@@ -4,6 +4,7 @@
 //! full sync (each is a synchronous metadata write, and in a VM a device exit);
 //! batching them left the same guarantees at a fraction of the cost.
 
+use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ impl Drop for PendingGuard {
 #[derive(Debug)]
 pub(crate) struct Barrier {
     root: PathBuf,
+    /// Kept open for the store's life: syncfs reports the filesystem's writeback
+    /// errors that happened since this descriptor was opened, so a descriptor opened
+    /// per flush would miss an I/O error between two flushes.
+    dir: std::sync::Mutex<Option<Arc<File>>>,
     pub(crate) pending: Arc<Pending>,
     turn: tokio::sync::Mutex<()>,
     /// Flushes started so far (a flush's sequence number is this after it starts).
@@ -58,6 +63,7 @@ pub(crate) struct Barrier {
 impl Barrier {
     pub(crate) fn new(root: PathBuf) -> Barrier {
         Barrier {
+            dir: std::sync::Mutex::new(File::open(&root).ok().map(Arc::new)),
             root,
             pending: Arc::default(),
             turn: tokio::sync::Mutex::new(()),
@@ -81,8 +87,8 @@ impl Barrier {
             tokio::time::sleep(GATHER).await;
         }
         let seq = self.started.fetch_add(1, Ordering::AcqRel) + 1;
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || sync_filesystem_of(&root))
+        let dir = self.dir()?;
+        tokio::task::spawn_blocking(move || sync_filesystem(&dir))
             .await
             .map_err(io::Error::other)??;
         self.completed.store(seq, Ordering::Release);
@@ -90,11 +96,23 @@ impl Barrier {
     }
 }
 
-/// Flush every dirty page and inode of the filesystem holding `path`.
+impl Barrier {
+    /// The root's descriptor, opened now if the root did not exist at creation.
+    fn dir(&self) -> io::Result<Arc<File>> {
+        let mut dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = dir.as_ref() {
+            return Ok(d.clone());
+        }
+        let opened = Arc::new(File::open(&self.root)?);
+        *dir = Some(opened.clone());
+        Ok(opened)
+    }
+}
+
+/// Flush every dirty page and inode of the filesystem holding `dir`.
 #[cfg(target_os = "linux")]
-fn sync_filesystem_of(path: &std::path::Path) -> io::Result<()> {
+fn sync_filesystem(dir: &File) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let dir = std::fs::File::open(path)?;
     // SAFETY: `dir` is an open descriptor for the duration of the call.
     if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
         Ok(())
@@ -107,8 +125,7 @@ fn sync_filesystem_of(path: &std::path::Path) -> io::Result<()> {
 
 /// Without syncfs, flush everything (slower when other filesystems are busy).
 #[cfg(not(target_os = "linux"))]
-fn sync_filesystem_of(path: &std::path::Path) -> io::Result<()> {
-    std::fs::metadata(path)?;
+fn sync_filesystem(_dir: &File) -> io::Result<()> {
     // SAFETY: sync(2) takes no arguments and cannot fail.
     unsafe { libc::sync() };
     Ok(())
