@@ -43,6 +43,18 @@ async fn get(fake: &FakeUpstream, path: &str, accept: Option<&str>) -> reqwest::
     req.send().await.unwrap()
 }
 
+/// The body at an absolute URL of the fake upstream.
+async fn fetch(fake: &FakeUpstream, url: &str) -> bytes::Bytes {
+    fake.client()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+}
+
 fn serial_header(r: &reqwest::Response) -> Option<u64> {
     r.headers()
         .get("x-pypi-last-serial")
@@ -163,15 +175,7 @@ async fn detail_json_hashes_match_served_bytes() {
     for f in files {
         let url = f["url"].as_str().unwrap();
         assert!(url.starts_with(fake.base_url()));
-        let bytes = fake
-            .client()
-            .get(url)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let bytes = fetch(&fake, url).await;
         assert_eq!(f["hashes"]["sha256"], sha256(&bytes));
         assert_eq!(f["size"], bytes.len());
         assert_eq!(f["requires-python"], ">=3.8,<4");
@@ -208,15 +212,7 @@ async fn metadata_file_matches_advertised_hash() {
         .unwrap()
         .clone();
     let url = format!("{}.metadata", wheel["url"].as_str().unwrap());
-    let meta = fake
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let meta = fetch(&fake, &url).await;
     assert_eq!(wheel["core-metadata"]["sha256"], sha256(&meta));
     let text = String::from_utf8(meta.to_vec()).unwrap();
     assert!(text.starts_with("Metadata-Version: 2.1\n"));
@@ -230,15 +226,7 @@ async fn wheel_is_a_valid_zip_with_metadata() {
     let fake = fake().await;
     let name = "foo_bar-1.0-py3-none-any.whl";
     let url = fake.file_url(name).unwrap();
-    let bytes = fake
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = fetch(&fake, &url).await;
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     let mut meta = Vec::new();
     zip.by_name("foo_bar-1.0.dist-info/METADATA")
@@ -623,15 +611,7 @@ async fn reset_mid_body_is_a_body_error() {
     let r = fake.client().get(&url).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.bytes().await.is_err());
-    let ok = fake
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let ok = fetch(&fake, &url).await;
     assert_eq!(ok, fake.file_bytes("big-1.0-py3-none-any.whl").unwrap());
 }
 
@@ -659,27 +639,11 @@ async fn truncate_and_wrong_bytes() {
         FaultKind::WrongBytes,
         1,
     );
-    let wrong = fake
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let wrong = fetch(&fake, &url).await;
     assert_eq!(wrong.len(), full.len());
     assert_ne!(sha256(&wrong), sha256(&full));
 
-    let right = fake
-        .client()
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let right = fetch(&fake, &url).await;
     assert_eq!(right, full);
 }
 
