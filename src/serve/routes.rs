@@ -16,7 +16,7 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 
 use super::XmlRpcHandler;
 use super::access::{self, ConnMeta};
-use super::file_cache::FileCache;
+use super::file_cache::{CachedFile, FileCache};
 use super::files;
 use super::jsonapi;
 use super::metrics::Metrics;
@@ -157,35 +157,53 @@ async fn serve_package_file(
     headers: &HeaderMap,
     rel: &Path,
 ) -> Response {
-    use super::file_cache::{CACHEABLE, Lookup};
-    use super::files::{FileBody, FileHead};
-    let stale = match state.files.lookup(rel) {
-        Lookup::Fresh(hit) => {
+    use super::files::FileBody;
+    match find_package_file(state, method, rel).await {
+        Ok(Found::Cached(hit)) => {
             let body = FileBody::Memory(hit.bytes.clone());
-            return files::serve_file(method, headers, &hit.head, body, rel).await;
+            files::serve_file(method, headers, &hit.head, body, rel).await
         }
+        Ok(Found::Disk(head, file)) => {
+            files::serve_file(method, headers, &head, FileBody::Disk(file), rel).await
+        }
+        Err(r) => refused(r),
+    }
+}
+
+enum Found {
+    Cached(Arc<CachedFile>),
+    Disk(files::FileHead, std::fs::File),
+}
+
+async fn find_package_file(
+    state: &AppState,
+    method: &Method,
+    rel: &Path,
+) -> Result<Found, paths::Refused> {
+    use super::file_cache::{CACHEABLE, Lookup};
+    let stale = match state.files.lookup(rel) {
+        Lookup::Fresh(hit) => return Ok(Found::Cached(hit)),
         Lookup::Stale => true,
         Lookup::Missing => false,
     };
-    let (file, meta) = match state.root.open_file(rel).await {
-        Ok(opened) => opened,
-        Err(r) => return refused(r),
-    };
+    let (file, meta) = state.root.open_file(rel).await?;
     let stamp = Stamp::of(&meta);
     if stale && let Some(hit) = state.files.revalidate(rel, stamp) {
-        let body = FileBody::Memory(hit.bytes.clone());
-        return files::serve_file(method, headers, &hit.head, body, rel).await;
+        return Ok(Found::Cached(hit));
     }
-    let head = FileHead::of(&meta);
+    let head = files::FileHead::of(&meta);
     if meta.len() <= CACHEABLE && *method == Method::GET {
         let mut buf = vec![0u8; meta.len() as usize];
         if std::os::unix::fs::FileExt::read_exact_at(&file, &mut buf, 0).is_ok() {
-            let hit = state.files.insert(rel, stamp, head, Bytes::from(buf));
-            let body = FileBody::Memory(hit.bytes.clone());
-            return files::serve_file(method, headers, &hit.head, body, rel).await;
+            return Ok(Found::Cached(state.files.insert(
+                rel,
+                stamp,
+                head,
+                Bytes::from(buf),
+            )));
         }
     }
-    files::serve_file(method, headers, &head, FileBody::Disk(file), rel).await
+    Ok(Found::Disk(head, file))
 }
 
 /// HEAD: same head as GET, no body (hyper keeps our Content-Length for HEAD).

@@ -61,23 +61,34 @@ pub enum Durability {
     /// power cut. For the few state files whose loss would be silent.
     Full,
     /// fsync the data, then rename. After a power cut the file is either complete or
-    /// absent (never present with lost content); an absent file is noticed and
-    /// fetched again by the next sync, so mirror files skip the per-file directory
-    /// fsync, which doubles the syscalls of a sync for no loss of integrity.
+    /// absent (never present with lost content). For single objects put outside a
+    /// project's batch (root pages, last-modified); a project's files and pages are
+    /// published in batches behind shared flushes instead (see `Storage::publish`).
     Data,
 }
 
-/// Make a finished temp file durable and move it over `target`.
-pub fn finish_temp(
-    file: File,
-    tmp: &Path,
+/// A fresh temp file beside `target` holding `data` (with `mtime` when given), not
+/// yet synced; removed again if writing fails.
+pub fn write_temp(
     target: &Path,
+    data: &[u8],
     mtime: Option<SystemTime>,
-    durability: Durability,
-) -> io::Result<()> {
-    if let Some(t) = mtime {
-        file.set_modified(t)?;
+) -> io::Result<(File, PathBuf)> {
+    let (mut file, tmp) = create_temp(target)?;
+    let written = file
+        .write_all(data)
+        .and_then(|()| mtime.map_or(Ok(()), |t| file.set_modified(t)));
+    match written {
+        Ok(()) => Ok((file, tmp)),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
     }
+}
+
+/// Make a finished temp file durable and move it over `target`.
+fn finish_temp(file: File, tmp: &Path, target: &Path, durability: Durability) -> io::Result<()> {
     file.sync_data()?;
     drop(file);
     fs::rename(tmp, target)?;
@@ -100,10 +111,8 @@ pub fn write_atomic_with(
     mtime: Option<SystemTime>,
     durability: Durability,
 ) -> io::Result<()> {
-    let (mut file, tmp) = create_temp(target)?;
-    let result = file
-        .write_all(data)
-        .and_then(|()| finish_temp(file, &tmp, target, mtime, durability));
+    let (file, tmp) = write_temp(target, data, mtime)?;
+    let result = finish_temp(file, &tmp, target, durability);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

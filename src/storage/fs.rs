@@ -10,9 +10,9 @@ use bytes::Bytes;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
-
 use std::sync::Arc;
+
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::atomic::{Durability, create_temp, is_temp_name, write_atomic_with};
 use super::barrier::{Barrier, PendingGuard};
@@ -56,18 +56,9 @@ impl FsStorage {
     fn path(&self, key: &Key) -> PathBuf {
         self.root.join(key.as_str())
     }
-
-    /// Stage `data` for `target`: in memory when the budget allows, else written now.
-    async fn stage_at(
-        &self,
-        target: PathBuf,
-        data: Bytes,
-        mtime: Option<SystemTime>,
-    ) -> Result<StagedFile, StorageError> {
-        stage_at(&self.held, &self.root, target, data, mtime).await
-    }
 }
 
+/// Stage `data` for `target`: in memory when the budget allows, else written now.
 async fn stage_at(
     held: &Arc<MemoryBudget>,
     root: &Path,
@@ -154,7 +145,7 @@ impl Storage for FsStorage {
         let (key, target) = (key.clone(), self.path(key));
         let pending = self.barrier.pending.enter();
         Box::pin(async move {
-            let file = self.stage_at(target, data, None).await?;
+            let file = stage_at(&self.held, &self.root, target, data, None).await?;
             Ok(Staged {
                 key,
                 file,

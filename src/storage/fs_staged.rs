@@ -4,7 +4,7 @@
 //! of one per file.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::StorageError;
-use super::atomic::create_temp;
+use super::atomic;
 
 /// Removes its temp file when dropped, unless the file was moved into place.
 #[derive(Debug)]
@@ -155,15 +155,10 @@ pub(crate) fn write_temp(
     mtime: Option<SystemTime>,
     root: &Path,
 ) -> Result<StagedFile, StorageError> {
-    let err = |e| StorageError::io("write", target, root, e);
-    let (mut file, tmp) = create_temp(target).map_err(err)?;
-    let tmp = TempGuard(Some(tmp));
-    file.write_all(data).map_err(err)?;
-    if let Some(t) = mtime {
-        file.set_modified(t).map_err(err)?;
-    }
+    let (_file, tmp) = atomic::write_temp(target, data, mtime)
+        .map_err(|e| StorageError::io("write", target, root, e))?;
     Ok(StagedFile::Written {
-        tmp,
+        tmp: TempGuard(Some(tmp)),
         target: target.to_path_buf(),
     })
 }

@@ -28,14 +28,14 @@ impl CommitQueue {
     pub fn start(db: Arc<StateDb>) -> CommitQueue {
         let (sender, receiver) = mpsc::unbounded_channel();
         let path = db.path().to_path_buf();
-        std::thread::Builder::new()
+        let spawned = std::thread::Builder::new()
             .name("vorpal-state".into())
-            .spawn(move || write_loop(&db, receiver))
-            .map_or_else(
-                // No thread: commits fail with a clear error rather than hang.
-                |e| tracing::error!("cannot start the state writer: {e}"),
-                |_| (),
-            );
+            .spawn(move || write_loop(&db, receiver));
+        // Without the thread the receiver is gone, so every commit fails with a
+        // clear error instead of hanging.
+        if let Err(e) = spawned {
+            tracing::error!("cannot start the state writer: {e}");
+        }
         CommitQueue { sender, path }
     }
 
