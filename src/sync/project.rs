@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use url::Url;
 
 use crate::config::{CompareMethod, MetadataSource};
@@ -404,7 +405,7 @@ fn download_mirror_url(env: &SyncEnv, key: &Key) -> Option<String> {
 /// after the files are published, as a versioned file and a symlink.
 struct VersionedPage {
     key: Key,
-    body: String,
+    body: Bytes,
 }
 
 /// Stage the project's pages (and JSON API documents) after its files in `staged`.
@@ -419,8 +420,9 @@ async fn stage_pages(
             .map(|k| env.layout.file_href(k))
             .unwrap_or_else(|| f.url.clone())
     };
-    let html = index::simple_html::render_project_html(project, &href);
-    let json = index::simple_json::render_project_json(project, &href);
+    // index.html and index.v1_html share one buffer.
+    let html = Bytes::from(index::simple_html::render_project_html(project, &href));
+    let json = Bytes::from(index::simple_json::render_project_json(project, &href));
     let mut versioned = None;
     for (key, kind) in env.layout.project_pages(&project.name)? {
         let body = match kind {
@@ -435,7 +437,7 @@ async fn stage_pages(
             versioned = Some(VersionedPage { key, body });
             continue;
         }
-        staged.push(env.storage.stage(&key, body.into()).await?);
+        staged.push(env.storage.stage(&key, body).await?);
     }
     if env.cfg.json {
         let api_url = |f: &DistFile| match (&env.layout.root_uri, keys.get(&f.filename)) {
@@ -461,7 +463,7 @@ async fn write_versioned_page(
     };
     let keep = env.cfg.keep_index_versions;
     tokio::task::spawn_blocking(move || {
-        crate::sync::tree_extras::write_versioned_index(&path, page.body.as_bytes(), serial, keep)
+        crate::sync::tree_extras::write_versioned_index(&path, &page.body, serial, keep)
             .map_err(|e| (path, e))
     })
     .await
