@@ -54,6 +54,20 @@ pub fn create_temp(target: &Path) -> io::Result<(File, PathBuf)> {
     }
 }
 
+/// A new temp name beside `target` for the same inode as `existing` (a hard link).
+pub fn link_temp(existing: &Path, target: &Path) -> io::Result<PathBuf> {
+    let mut attempts = 0;
+    loop {
+        let tmp = temp_path_for(target);
+        match fs::hard_link(existing, &tmp) {
+            Ok(()) => return Ok(tmp),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 5 => {}
+            Err(e) => return Err(e),
+        }
+        attempts += 1;
+    }
+}
+
 /// How hard a finished file is pushed to disk before it replaces its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {

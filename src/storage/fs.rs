@@ -16,7 +16,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::atomic::{Durability, create_temp, is_temp_name, write_atomic_with};
 use super::barrier::{Barrier, PendingGuard};
-use super::fs_staged::{MemoryBudget, StagedFile, TempGuard, write_temp};
+use super::fs_staged::{MemoryBudget, StagedFile, TempGuard, write_out_all, write_temp};
 use super::fs_stream::{read_stream, walk};
 use super::{ByteStream, Key, ObjectMeta, Staged, StagedWrite, Storage, StorageError};
 
@@ -76,6 +76,19 @@ async fn stage_at(
 }
 
 /// Run blocking filesystem work off the async threads.
+/// A file's size and mtime; `None` when absent (or a directory).
+fn stat_path(path: &Path, root: &Path) -> Result<Option<ObjectMeta>, StorageError> {
+    match fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(None),
+        Ok(m) => Ok(Some(ObjectMeta {
+            size: m.len(),
+            mtime: m.modified().ok(),
+        })),
+        Err(e) if is_absent(&e) => Ok(None),
+        Err(e) => Err(StorageError::io("stat", path, root, e)),
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
     path: &Path,
@@ -165,12 +178,7 @@ impl Storage for FsStorage {
             let files: Vec<StagedFile> = staged.into_iter().map(|s| s.file).collect();
             let files = if files.iter().any(StagedFile::is_held) {
                 let r = root.clone();
-                blocking(
-                    move || files.into_iter().map(|f| f.write_out(&r)).collect(),
-                    &root,
-                    &root,
-                )
-                .await?
+                blocking(move || write_out_all(files, &r), &root, &root).await?
             } else {
                 files
             };
@@ -212,15 +220,28 @@ impl Storage for FsStorage {
     fn stat(&self, key: &Key) -> BoxFuture<'_, Result<Option<ObjectMeta>, StorageError>> {
         let path = self.path(key);
         Box::pin(async move {
-            match tokio::fs::metadata(&path).await {
-                Ok(m) if m.is_dir() => Ok(None),
-                Ok(m) => Ok(Some(ObjectMeta {
-                    size: m.len(),
-                    mtime: m.modified().ok(),
-                })),
-                Err(e) if is_absent(&e) => Ok(None),
-                Err(e) => Err(StorageError::io("stat", &path, &self.root, e)),
+            let (p, root) = (path.clone(), self.root.clone());
+            blocking(move || stat_path(&p, &root), &path, &self.root).await
+        })
+    }
+
+    fn stat_many(
+        &self,
+        keys: Vec<Key>,
+    ) -> BoxFuture<'_, Result<Vec<Option<ObjectMeta>>, StorageError>> {
+        let paths: Vec<PathBuf> = keys.iter().map(|k| self.path(k)).collect();
+        Box::pin(async move {
+            if paths.is_empty() {
+                return Ok(Vec::new());
             }
+            let root = self.root.clone();
+            let first = paths[0].clone();
+            blocking(
+                move || paths.iter().map(|p| stat_path(p, &root)).collect(),
+                &first,
+                &self.root,
+            )
+            .await
         })
     }
 

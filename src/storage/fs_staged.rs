@@ -108,16 +108,9 @@ impl StagedFile {
         }
     }
 
-    /// Write held bytes to their temp file (blocking); written ones pass through.
-    pub(crate) fn write_out(self, root: &Path) -> Result<StagedFile, StorageError> {
+    fn target(&self) -> &Path {
         match self {
-            StagedFile::Held {
-                data,
-                mtime,
-                target,
-                ..
-            } => write_temp(&target, &data, mtime, root),
-            written => Ok(written),
+            StagedFile::Held { target, .. } | StagedFile::Written { target, .. } => target,
         }
     }
 
@@ -128,10 +121,7 @@ impl StagedFile {
     /// Rename over the target (blocking). The caller made the bytes durable first.
     pub(crate) fn move_into_place(self, root: &Path) -> Result<(), StorageError> {
         let StagedFile::Written { mut tmp, target } = self else {
-            let target = match &self {
-                StagedFile::Held { target, .. } | StagedFile::Written { target, .. } => target,
-            };
-            return Err(not_written(target, root));
+            return Err(not_written(self.target(), root));
         };
         let Some(path) = tmp.0.clone() else {
             return Err(not_written(&target, root));
@@ -141,6 +131,55 @@ impl StagedFile {
         tmp.disarm();
         Ok(())
     }
+}
+
+/// Write a batch's held bytes to temp files (blocking). A held object with the same
+/// bytes and time as an earlier one of the batch in the same directory (a project's
+/// `index.html` and `index.v1_html`) becomes a hard link to that one's temp file:
+/// one inode and one write instead of two. Where links are not supported, it is
+/// written like any other.
+pub(crate) fn write_out_all(
+    files: Vec<StagedFile>,
+    root: &Path,
+) -> Result<Vec<StagedFile>, StorageError> {
+    let mut out: Vec<StagedFile> = Vec::with_capacity(files.len());
+    // (index in `out`, bytes, mtime) of the held objects written so far.
+    let mut written: Vec<(usize, Bytes, Option<SystemTime>)> = Vec::new();
+    for file in files {
+        let StagedFile::Held {
+            data,
+            mtime,
+            target,
+            ..
+        } = file
+        else {
+            out.push(file);
+            continue;
+        };
+        let twin = written.iter().find_map(|(i, bytes, time)| {
+            let earlier = &out[*i];
+            let same =
+                *time == mtime && earlier.target().parent() == target.parent() && *bytes == data;
+            match earlier {
+                StagedFile::Written { tmp, .. } if same => tmp.0.as_deref(),
+                _ => None,
+            }
+        });
+        let linked = twin.and_then(|t| atomic::link_temp(t, &target).ok());
+        let staged = match linked {
+            Some(tmp) => StagedFile::Written {
+                tmp: TempGuard(Some(tmp)),
+                target,
+            },
+            None => {
+                let staged = write_temp(&target, &data, mtime, root)?;
+                written.push((out.len(), data, mtime));
+                staged
+            }
+        };
+        out.push(staged);
+    }
+    Ok(out)
 }
 
 fn not_written(target: &Path, root: &Path) -> StorageError {
@@ -187,11 +226,51 @@ mod tests {
         let staged =
             StagedFile::hold(&budget, target.clone(), Bytes::from_static(b"bytes"), None).unwrap();
         assert!(staged.is_held());
-        let written = staged.write_out(dir.path()).unwrap();
+        let written = write_out_all(vec![staged], dir.path())
+            .unwrap()
+            .pop()
+            .unwrap();
         assert!(!written.is_held());
         assert!(!target.exists(), "not visible before it is moved");
         written.move_into_place(dir.path()).unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"bytes");
         assert_eq!(fs::read_dir(target.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn identical_held_bytes_in_one_directory_share_an_inode() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let budget = MemoryBudget::new(1 << 20);
+        let page = Bytes::from_static(b"<html>same</html>");
+        let hold = |path: &str, data: &Bytes| {
+            StagedFile::hold(&budget, dir.path().join(path), data.clone(), None).unwrap()
+        };
+        let batch = vec![
+            hold("p/index.html", &page),
+            hold("p/index.v1_html", &page),
+            hold("p/index.v1_json", &Bytes::from_static(b"{}")),
+            hold("q/index.html", &page),
+        ];
+        for file in write_out_all(batch, dir.path()).unwrap() {
+            file.move_into_place(dir.path()).unwrap();
+        }
+        let inode = |p: &str| fs::metadata(dir.path().join(p)).unwrap().ino();
+        assert_eq!(inode("p/index.html"), inode("p/index.v1_html"));
+        assert_ne!(inode("p/index.html"), inode("p/index.v1_json"));
+        assert_ne!(
+            inode("p/index.html"),
+            inode("q/index.html"),
+            "only within a directory"
+        );
+        assert_eq!(
+            fs::read(dir.path().join("p/index.v1_html")).unwrap(),
+            &page[..]
+        );
+        assert_eq!(
+            fs::read_dir(dir.path().join("p")).unwrap().count(),
+            3,
+            "no temp left"
+        );
     }
 }

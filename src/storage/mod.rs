@@ -65,6 +65,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Size and modification time, or `None` if absent.
     fn stat(&self, key: &Key) -> BoxFuture<'_, Result<Option<ObjectMeta>, StorageError>>;
 
+    /// [`Storage::stat`] of each key, in order, in one round trip to the backend
+    /// (a project's known files are checked together, not one hand-off each).
+    fn stat_many(
+        &self,
+        keys: Vec<Key>,
+    ) -> BoxFuture<'_, Result<Vec<Option<ObjectMeta>>, StorageError>>;
+
     /// Remove the object; `true` if it existed. Empty directories it leaves behind
     /// below `web/packages`, `web/simple` and `web/pypi` are removed too.
     fn delete(&self, key: &Key) -> BoxFuture<'_, Result<bool, StorageError>>;

@@ -10,7 +10,7 @@ use url::Url;
 
 use crate::config::{CompareMethod, MetadataSource};
 use crate::index::{self, DistFile, Project, normalize};
-use crate::storage::{Key, Staged, StorageError};
+use crate::storage::{Key, ObjectMeta, Staged, StorageError};
 use crate::sync::SyncEnv;
 use crate::sync::download::{self, DownloadError, Expected};
 use crate::sync::layout::{self, PageKind};
@@ -157,10 +157,12 @@ pub async fn sync_project(
         .into_iter()
         .map(|r| (r.key.clone(), r))
         .collect();
+    let stats = stat_files(env, &wanted, &before).await?;
     let results = futures::future::join_all(
         wanted
             .iter()
-            .map(|w| ensure_file(env, w, before.get(w.key.as_str()))),
+            .zip(stats)
+            .map(|(w, stat)| ensure_file(env, w, before.get(w.key.as_str()), stat)),
     )
     .await;
     let mut records = Vec::with_capacity(wanted.len());
@@ -320,10 +322,33 @@ fn parse_upload_time(t: &str) -> Option<SystemTime> {
 
 /// Make sure `w` is present and correct; returns its record and, when it had to be
 /// fetched, the staged new file.
+/// What is on disk for each wanted file, in one storage call. A file the inventory
+/// does not know is not looked at after a finished run (the inventory is complete).
+async fn stat_files(
+    env: &SyncEnv,
+    wanted: &[Wanted],
+    known: &BTreeMap<String, FileRecord>,
+) -> Result<Vec<Option<ObjectMeta>>, StorageError> {
+    let look = |w: &Wanted| !env.inventory_complete || known.contains_key(w.key.as_str());
+    let keys = wanted.iter().filter(|w| look(w)).map(|w| w.key.clone());
+    let mut found = env.storage.stat_many(keys.collect()).await?.into_iter();
+    Ok(wanted
+        .iter()
+        .map(|w| {
+            if look(w) {
+                found.next().flatten()
+            } else {
+                None
+            }
+        })
+        .collect())
+}
+
 async fn ensure_file(
     env: &SyncEnv,
     w: &Wanted,
     known: Option<&FileRecord>,
+    stat: Option<ObjectMeta>,
 ) -> Result<(FileRecord, Option<Staged>), DownloadError> {
     let storage = env.storage.as_ref();
     let mtime = w.upload_time.as_deref().and_then(parse_upload_time);
@@ -334,11 +359,6 @@ async fn ensure_file(
         size,
         sha256: w.expected.sha256.clone(),
         upload_time: w.upload_time.clone(),
-    };
-    let stat = if known.is_none() && env.inventory_complete {
-        None
-    } else {
-        storage.stat(&w.key).await?
     };
     if let Some(meta) = &stat {
         // The inventory already vouches for these bytes: no need to read them again.
