@@ -108,17 +108,23 @@ pub struct JournalEntry {
     pub timestamp: i64,
 }
 
-/// The state database. Calls are short; one connection behind a mutex makes
-/// `Arc<StateDb>` shareable across tasks.
+/// The state database. Calls are short; connections behind mutexes make
+/// `Arc<StateDb>` shareable across tasks. Reads have their own connection: in WAL
+/// mode they never wait for the writer, so a project job looking up its files does
+/// not stall a runtime thread while a batch of commits is being written.
 #[derive(Debug)]
 pub struct StateDb {
     conn: Mutex<Connection>,
+    reader: Mutex<Connection>,
     path: PathBuf,
 }
 
 const PROJECT_COLS: &str = "name, display_name, serial, status";
 /// WAL size (pages of 4 KiB) at which it is folded back into the database.
 const WAL_CHECKPOINT_PAGES: i64 = 8192;
+/// A log this large at the end of a run is folded into the database then: a full
+/// sync's is, the few MB an incremental run writes wait for the automatic checkpoint.
+const WAL_FOLD_BYTES: u64 = 16 << 20;
 
 const FILE_COLS: &str = "key, project, kind, size, sha256, upload_time";
 
@@ -275,8 +281,15 @@ impl StateDb {
             .map_err(db_err)?;
         conn.set_prepared_statement_cache_capacity(64);
         migrate(&mut conn, &path)?;
+        let reader = Connection::open(&path).map_err(db_err)?;
+        reader.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        reader
+            .pragma_update(None, "query_only", true)
+            .map_err(db_err)?;
+        reader.set_prepared_statement_cache_capacity(64);
         Ok(StateDb {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
             path,
         })
     }
@@ -291,6 +304,15 @@ impl StateDb {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Run a read on the reading connection (it refuses writes).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StateError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        f(&conn).map_err(|source| StateError::Db {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
@@ -302,7 +324,7 @@ impl StateDb {
     }
 
     pub fn project(&self, name: &str) -> Result<Option<ProjectRecord>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {PROJECT_COLS} FROM projects WHERE name = ?1"
             ))?
@@ -313,7 +335,7 @@ impl StateDb {
 
     /// Every project, sorted by name.
     pub fn projects(&self) -> Result<Vec<ProjectRecord>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {PROJECT_COLS} FROM projects ORDER BY name"
             ))?
@@ -323,12 +345,12 @@ impl StateDb {
     }
 
     pub fn project_count(&self) -> Result<u64, StateError> {
-        self.with(|c| c.query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0)))
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM projects", [], |r| r.get(0)))
     }
 
     /// The files a project owns, sorted by key.
     pub fn files_of(&self, project: &str) -> Result<Vec<FileRecord>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(&format!(
                 "SELECT {FILE_COLS} FROM files WHERE project = ?1 ORDER BY key"
             ))?
@@ -338,7 +360,7 @@ impl StateDb {
     }
 
     pub fn file(&self, key: &str) -> Result<Option<FileRecord>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(&format!("SELECT {FILE_COLS} FROM files WHERE key = ?1"))?
                 .query_row([key], file_row)
                 .optional()
@@ -411,7 +433,7 @@ impl StateDb {
         after_key: Option<&str>,
         limit: usize,
     ) -> Result<Vec<FileRecord>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {FILE_COLS} FROM files WHERE ?1 IS NULL OR key > ?1 ORDER BY key LIMIT ?2"
             ))?;
@@ -421,12 +443,12 @@ impl StateDb {
     }
 
     pub fn file_count(&self) -> Result<u64, StateError> {
-        self.with(|c| c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0)))
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM files", [], |r| r.get(0)))
     }
 
     /// Sum of recorded file sizes.
     pub fn total_bytes(&self) -> Result<u64, StateError> {
-        self.with(|c| c.query_row("SELECT COALESCE(SUM(size), 0) FROM files", [], |r| r.get(0)))
+        self.read(|c| c.query_row("SELECT COALESCE(SUM(size), 0) FROM files", [], |r| r.get(0)))
     }
 
     /// Up to `limit` journal entries with serial greater than `serial`, oldest
@@ -436,7 +458,7 @@ impl StateDb {
         serial: u64,
         limit: usize,
     ) -> Result<Vec<JournalEntry>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached(
                 "SELECT serial, name, version, action, timestamp FROM journal
                  WHERE serial > ?1 ORDER BY serial, id LIMIT ?2",
@@ -447,7 +469,7 @@ impl StateDb {
     }
 
     pub fn max_journal_serial(&self) -> Result<Option<u64>, StateError> {
-        self.with(|c| c.query_row("SELECT MAX(serial) FROM journal", [], |r| r.get(0)))
+        self.read(|c| c.query_row("SELECT MAX(serial) FROM journal", [], |r| r.get(0)))
     }
 
     /// Replace the sync plan: aim for `target_serial`, with these projects to do.
@@ -471,7 +493,7 @@ impl StateDb {
 
     /// Planned projects not yet done, sorted by name.
     pub fn plan_pending(&self) -> Result<Vec<(String, u64)>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached("SELECT name, serial FROM plan WHERE done = 0 ORDER BY name")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
@@ -522,7 +544,7 @@ impl StateDb {
 
     /// Every project filters skipped, with the serial it was judged at.
     pub fn filtered(&self) -> Result<Vec<(String, u64)>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached("SELECT name, serial FROM filtered ORDER BY name")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
@@ -534,8 +556,22 @@ impl StateDb {
         self.with(|c| c.execute("DELETE FROM filtered", []).map(|_| ()))
     }
 
+    /// Fold a large write-ahead log back into the database and truncate it. A full
+    /// sync leaves tens of MB of log that the next run's first open would pay to
+    /// replay; done at the end of the run, it costs one pass while the pages are
+    /// still cached. A smaller log (an incremental run's) is left for the automatic
+    /// checkpoint, which folds several runs' worth in one pass.
+    pub fn checkpoint_if_large(&self) -> Result<(), StateError> {
+        let wal = self.path.with_extension("sqlite-wal");
+        let size = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+        if size < WAL_FOLD_BYTES {
+            return Ok(());
+        }
+        self.with(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+    }
+
     pub fn get_meta(&self, key: &str) -> Result<Option<String>, StateError> {
-        self.with(|c| {
+        self.read(|c| {
             c.prepare_cached("SELECT value FROM meta WHERE key = ?1")?
                 .query_row([key], |r| r.get(0))
                 .optional()
