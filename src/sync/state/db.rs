@@ -298,29 +298,29 @@ impl StateDb {
         &self.path
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic elsewhere while holding the lock cannot leave a half-done
-        // transaction (it rolls back on drop), so the connection is still good.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// A panic elsewhere while holding a lock cannot leave a half-done transaction
+    /// (it rolls back on drop), so a poisoned connection is still good.
+    fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+        conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn db_error(&self, source: rusqlite::Error) -> StateError {
+        StateError::Db {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Run a read on the reading connection (it refuses writes).
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StateError> {
-        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        f(&conn).map_err(|source| StateError::Db {
-            path: self.path.clone(),
-            source,
-        })
+        f(&Self::lock(&self.reader)).map_err(|e| self.db_error(e))
     }
 
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, StateError> {
-        f(&mut self.lock()).map_err(|source| StateError::Db {
-            path: self.path.clone(),
-            source,
-        })
+        f(&mut Self::lock(&self.conn)).map_err(|e| self.db_error(e))
     }
 
     pub fn project(&self, name: &str) -> Result<Option<ProjectRecord>, StateError> {
