@@ -35,10 +35,26 @@ pub fn temp_path_for(target: &Path) -> PathBuf {
     target.with_file_name(format!("{head}{}", &name[..tail_len]))
 }
 
-/// Create a fresh temp file beside `target`, creating parent directories. Retries
-/// when a concurrent delete pruned the directory between mkdir and create.
-pub fn create_temp(target: &Path) -> io::Result<(File, PathBuf)> {
+/// What the caller knows of the directory a temp file goes in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParentDir {
+    /// Probably there: try the file first.
+    Unknown,
+    /// Probably not there yet, as for a new file of the content-addressed
+    /// `packages/` tree, whose last directory is named by the file's own hash:
+    /// making it first spares a failed open (a path walk and a directory search)
+    /// for every new file.
+    LikelyMissing,
+}
+
+/// Create a fresh temp file beside `target`, creating parent directories (first,
+/// when `parent` says they are likely missing). Retries when a concurrent delete
+/// pruned the directory between mkdir and create.
+pub fn create_temp_in(target: &Path, parent: ParentDir) -> io::Result<(File, PathBuf)> {
     let dir = target.parent().unwrap_or(Path::new("."));
+    if parent == ParentDir::LikelyMissing {
+        make_dir(dir)?;
+    }
     let mut attempts = 0;
     loop {
         let tmp = temp_path_for(target);
@@ -51,6 +67,23 @@ pub fn create_temp(target: &Path) -> io::Result<(File, PathBuf)> {
             Err(e) => return Err(e),
         }
         attempts += 1;
+    }
+}
+
+/// `dir` and any missing parents, trying `dir` itself first: unlike
+/// `create_dir_all`, an existing `dir` costs one call and no extra `stat`.
+fn make_dir(dir: &Path) -> io::Result<()> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir.parent().unwrap_or(Path::new(".")))?;
+            match fs::create_dir(dir) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+                _ => Ok(()),
+            }
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -88,7 +121,17 @@ pub fn write_temp(
     data: &[u8],
     mtime: Option<SystemTime>,
 ) -> io::Result<(File, PathBuf)> {
-    let (mut file, tmp) = create_temp(target)?;
+    write_temp_in(target, data, mtime, ParentDir::Unknown)
+}
+
+/// [`write_temp`] with what is known of the target's directory.
+pub fn write_temp_in(
+    target: &Path,
+    data: &[u8],
+    mtime: Option<SystemTime>,
+    parent: ParentDir,
+) -> io::Result<(File, PathBuf)> {
+    let (mut file, tmp) = create_temp_in(target, parent)?;
     let written = file
         .write_all(data)
         .and_then(|()| mtime.map_or(Ok(()), |t| file.set_modified(t)));
@@ -153,6 +196,28 @@ mod tests {
         let short = temp_path_for(Path::new("/m/foo.whl"));
         assert!(short.to_str().unwrap().ends_with(".foo.whl"));
         assert!(!is_temp_name("foo.whl"));
+    }
+
+    #[test]
+    fn temp_files_land_whether_or_not_their_directory_was_there() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, parent) in [
+            ("a/b/c/f1", ParentDir::LikelyMissing),
+            ("a/b/c/f2", ParentDir::LikelyMissing),
+            ("a/b/d/f3", ParentDir::LikelyMissing),
+            ("x/y/f4", ParentDir::Unknown),
+            ("x/y/f5", ParentDir::Unknown),
+        ] {
+            let target = dir.path().join(path);
+            let (_f, tmp) = write_temp_in(&target, b"data", None, parent).unwrap();
+            assert_eq!(tmp.parent(), target.parent());
+            fs::rename(&tmp, &target).unwrap();
+            assert_eq!(fs::read(&target).unwrap(), b"data");
+        }
+        let file = dir.path().join("plain");
+        fs::write(&file, b"").unwrap();
+        let under_a_file = file.join("sub/f");
+        assert!(create_temp_in(&under_a_file, ParentDir::LikelyMissing).is_err());
     }
 
     #[test]

@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::atomic::{Durability, create_temp, is_temp_name, write_atomic_with};
+use super::atomic::{Durability, create_temp_in, is_temp_name, write_atomic_with};
 use super::barrier::{Barrier, PendingGuard};
-use super::fs_staged::{MemoryBudget, StagedFile, TempGuard, write_out_all, write_temp};
+use super::fs_staged::{
+    MemoryBudget, StagedFile, TempGuard, parent_dir_of, write_out_all, write_temp,
+};
 use super::fs_stream::{read_stream, walk};
 use super::{ByteStream, Key, ObjectMeta, Staged, StagedWrite, Storage, StorageError};
 
@@ -70,7 +72,13 @@ async fn stage_at(
         Ok(staged) => Ok(staged),
         Err((target, data)) => {
             let (t, r) = (target.clone(), root.to_path_buf());
-            blocking(move || write_temp(&t, &data, mtime, &r), &target, root).await
+            let parent = parent_dir_of(&t, &r);
+            blocking(
+                move || write_temp(&t, &data, mtime, &r, parent),
+                &target,
+                root,
+            )
+            .await
         }
     }
 }
@@ -358,7 +366,7 @@ impl FsWriter {
         let (t, root) = (self.target.clone(), self.root.clone());
         let (file, tmp) = blocking(
             move || {
-                create_temp(&t)
+                create_temp_in(&t, parent_dir_of(&t, &root))
                     .map_err(|e| StorageError::io("create a temp file for", &t, &root, e))
             },
             &self.target,

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 
 use super::StorageError;
-use super::atomic;
+use super::atomic::{self, ParentDir};
 
 /// Removes its temp file when dropped, unless the file was moved into place.
 #[derive(Debug)]
@@ -145,6 +145,9 @@ pub(crate) fn write_out_all(
     let mut out: Vec<StagedFile> = Vec::with_capacity(files.len());
     // (index in `out`, bytes, mtime) of the held objects written so far.
     let mut written: Vec<(usize, Bytes, Option<SystemTime>)> = Vec::new();
+    // Directories this batch has already written into (a wheel's and its
+    // `.metadata`'s, a project's pages).
+    let mut made: Vec<PathBuf> = Vec::new();
     for file in files {
         let StagedFile::Held {
             data,
@@ -172,8 +175,17 @@ pub(crate) fn write_out_all(
                 target,
             },
             None => {
-                let staged = write_temp(&target, &data, mtime, root)?;
+                let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
+                let parent = if made.contains(&dir) {
+                    ParentDir::Unknown
+                } else {
+                    parent_dir_of(&target, root)
+                };
+                let staged = write_temp(&target, &data, mtime, root, parent)?;
                 written.push((out.len(), data, mtime));
+                if !made.contains(&dir) {
+                    made.push(dir);
+                }
                 staged
             }
         };
@@ -187,14 +199,24 @@ fn not_written(target: &Path, root: &Path) -> StorageError {
     StorageError::io("move into place", target, root, e)
 }
 
+/// A new file of the content-addressed release tree goes in a directory named by
+/// its own hash, which is new too; elsewhere directories are usually there.
+pub(crate) fn parent_dir_of(target: &Path, root: &Path) -> ParentDir {
+    match target.strip_prefix(root) {
+        Ok(rel) if rel.starts_with("web/packages") => ParentDir::LikelyMissing,
+        _ => ParentDir::Unknown,
+    }
+}
+
 /// Write `data` to a fresh temp file beside `target` (blocking), not yet synced.
 pub(crate) fn write_temp(
     target: &Path,
     data: &[u8],
     mtime: Option<SystemTime>,
     root: &Path,
+    parent: ParentDir,
 ) -> Result<StagedFile, StorageError> {
-    let (_file, tmp) = atomic::write_temp(target, data, mtime)
+    let (_file, tmp) = atomic::write_temp_in(target, data, mtime, parent)
         .map_err(|e| StorageError::io("write", target, root, e))?;
     Ok(StagedFile::Written {
         tmp: TempGuard(Some(tmp)),
