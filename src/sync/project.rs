@@ -191,6 +191,7 @@ pub async fn sync_project(
     // state records the project as done.
     let versioned = stage_pages(env, &project, &keys_by_filename, &mut staged).await?;
     drop(worker);
+    let announced = env.commits.announce();
     env.storage.publish(staged).await?;
     if let Some(page) = versioned {
         write_versioned_page(env, page, project.last_serial).await?;
@@ -232,12 +233,15 @@ pub async fn sync_project(
     };
     let dropped = env
         .commits
-        .commit(ProjectCommit {
-            record,
-            files: records,
-            journal,
-            plan_done: in_plan,
-        })
+        .commit(
+            ProjectCommit {
+                record,
+                files: records,
+                journal,
+                plan_done: in_plan,
+            },
+            Some(announced),
+        )
         .await?;
     for key in dropped {
         delete_key(env, &key).await;

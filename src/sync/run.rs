@@ -358,6 +358,8 @@ pub async fn run_sync_locked(
         write_diff_file(&env, &path)?;
     }
     report.elapsed = env.progress.elapsed();
+    let (commits, transactions) = env.commits.counts();
+    tracing::debug!(commits, transactions, "state commits");
     env.db.set_meta(RUN_MARK, "finished")?;
     // Only tidiness is at stake: the log is replayed correctly on the next open.
     if let Err(e) = env.db.checkpoint_if_large() {

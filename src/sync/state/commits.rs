@@ -6,8 +6,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::StateError;
 use super::db::{ProjectCommit, StateDb};
@@ -15,55 +18,131 @@ use super::db::{ProjectCommit, StateDb};
 /// Most commits in one transaction; bounds the time any one job waits.
 const MAX_BATCH: usize = 256;
 
+/// How long the writer holds a batch open for commits that jobs have announced
+/// (their files are being published) but not yet sent. The file keys are random,
+/// so every commit touches its own index pages: a batch twice as large writes
+/// close to half the pages per project. The wait ends as soon as no announced
+/// commit is outstanding, so the last project of a run never waits for nothing.
+const GATHER: Duration = Duration::from_millis(40);
+
 type Reply = oneshot::Sender<Result<Vec<String>, StateError>>;
 
 /// The sending side; the writer thread ends when this is dropped.
 #[derive(Debug)]
 pub struct CommitQueue {
-    sender: mpsc::UnboundedSender<(ProjectCommit, Reply)>,
+    sender: mpsc::Sender<(ProjectCommit, Reply)>,
+    announced: Arc<AtomicUsize>,
+    counts: Arc<Counts>,
     path: PathBuf,
+}
+
+/// What the writer has done, for the run's debug log and the tests.
+#[derive(Debug, Default)]
+struct Counts {
+    commits: AtomicU64,
+    transactions: AtomicU64,
+}
+
+/// A commit that will come: held by a job from the end of its downloads until its
+/// commit is queued (or the job fails, dropping it).
+#[derive(Debug)]
+pub struct Announced(Arc<AtomicUsize>);
+
+impl Drop for Announced {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl CommitQueue {
     pub fn start(db: Arc<StateDb>) -> CommitQueue {
-        let (sender, receiver) = mpsc::unbounded_channel();
+        let (sender, receiver) = mpsc::channel();
+        let announced = Arc::new(AtomicUsize::new(0));
         let path = db.path().to_path_buf();
+        let outstanding = announced.clone();
+        let counts = Arc::new(Counts::default());
+        let tally = counts.clone();
         let spawned = std::thread::Builder::new()
             .name("vorpal-state".into())
-            .spawn(move || write_loop(&db, receiver));
+            .spawn(move || write_loop(&db, &receiver, &outstanding, &tally));
         // Without the thread the receiver is gone, so every commit fails with a
         // clear error instead of hanging.
         if let Err(e) = spawned {
             tracing::error!("cannot start the state writer: {e}");
         }
-        CommitQueue { sender, path }
+        CommitQueue {
+            sender,
+            announced,
+            counts,
+            path,
+        }
+    }
+
+    /// (project commits written, transactions they took).
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.counts.commits.load(Ordering::Acquire),
+            self.counts.transactions.load(Ordering::Acquire),
+        )
+    }
+
+    /// Tell the writer a commit is on its way, so a batch may wait for it.
+    pub fn announce(&self) -> Announced {
+        self.announced.fetch_add(1, Ordering::AcqRel);
+        Announced(self.announced.clone())
     }
 
     /// Commit one project (see [`StateDb::commit_project`]); returns the keys it no
-    /// longer owns.
-    pub async fn commit(&self, commit: ProjectCommit) -> Result<Vec<String>, StateError> {
+    /// longer owns. `announced` is released once the commit is queued.
+    pub async fn commit(
+        &self,
+        commit: ProjectCommit,
+        announced: Option<Announced>,
+    ) -> Result<Vec<String>, StateError> {
         let (reply, answer) = oneshot::channel();
         let stopped = || {
             let why = std::io::Error::other("its writer thread stopped; rerun the sync");
             StateError::io("commit to", &self.path, why)
         };
         self.sender.send((commit, reply)).map_err(|_| stopped())?;
+        drop(announced);
         answer.await.map_err(|_| stopped())?
     }
 }
 
-fn write_loop(db: &StateDb, mut receiver: mpsc::UnboundedReceiver<(ProjectCommit, Reply)>) {
-    while let Some(first) = receiver.blocking_recv() {
+fn write_loop(
+    db: &StateDb,
+    receiver: &mpsc::Receiver<(ProjectCommit, Reply)>,
+    announced: &AtomicUsize,
+    counts: &Counts,
+) {
+    while let Ok(first) = receiver.recv() {
+        let deadline = Instant::now() + GATHER;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
+            if let Ok(next) = receiver.try_recv() {
+                batch.push(next);
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || announced.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            // Short naps so that the batch closes soon after the last announced
+            // commit arrives, even when the count drops while we sleep.
+            match receiver.recv_timeout(left.min(Duration::from_millis(2))) {
                 Ok(next) => batch.push(next),
-                Err(_) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
         let (commits, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
         match db.commit_projects(&commits) {
             Ok(dropped) => {
+                counts.transactions.fetch_add(1, Ordering::AcqRel);
+                counts
+                    .commits
+                    .fetch_add(commits.len() as u64, Ordering::AcqRel);
                 for (reply, keys) in replies.into_iter().zip(dropped) {
                     let _ = reply.send(Ok(keys));
                 }
@@ -122,7 +201,7 @@ mod tests {
             .iter()
             .map(|n| {
                 let (q, c) = (queue.clone(), commit(n, &format!("web/packages/{n}")));
-                tokio::spawn(async move { q.commit(c).await })
+                tokio::spawn(async move { q.commit(c, None).await })
             })
             .collect();
         let mut answers = Vec::new();
@@ -137,5 +216,63 @@ mod tests {
             db.plan_pending().unwrap().is_empty(),
             "plan entries marked done"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn announced_commits_share_a_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(StateDb::open(dir.path()).unwrap());
+        let queue = Arc::new(CommitQueue::start(db.clone()));
+        // Three jobs start publishing together and commit a moment apart.
+        let jobs: Vec<_> = (0..3u64)
+            .map(|i| {
+                let announced = queue.announce();
+                let q = queue.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(2 * i)).await;
+                    let c = commit(&format!("p{i}"), &format!("web/packages/p{i}"));
+                    q.commit(c, Some(announced)).await
+                })
+            })
+            .collect();
+        for j in jobs {
+            j.await.unwrap().unwrap();
+        }
+        let (commits, transactions) = queue.counts();
+        assert_eq!(commits, 3);
+        assert!(
+            transactions < 3,
+            "each commit took its own transaction although all were announced"
+        );
+        assert_eq!(db.project_count().unwrap(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_that_never_comes_delays_the_others_only_briefly() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(StateDb::open(dir.path()).unwrap());
+        let queue = CommitQueue::start(db.clone());
+        // A job announced its commit and is stuck (or failed without dropping it
+        // yet): the batch closes at the end of the gather window anyway.
+        let stuck = queue.announce();
+        let started = Instant::now();
+        queue
+            .commit(commit("p", "web/packages/p"), None)
+            .await
+            .unwrap();
+        let waited = started.elapsed();
+        assert!(waited >= GATHER, "the batch did not wait: {waited:?}");
+        assert!(waited < GATHER + Duration::from_secs(2), "{waited:?}");
+        // A job that fails drops its announcement: nobody waits for it.
+        drop(queue.announce());
+        drop(stuck);
+        let started = Instant::now();
+        for i in 0..5 {
+            let c = commit(&format!("q{i}"), &format!("web/packages/q{i}"));
+            queue.commit(c, None).await.unwrap();
+        }
+        let took = started.elapsed();
+        assert!(took < 5 * GATHER, "commits waited for nothing: {took:?}");
+        assert_eq!(queue.counts(), (6, 6));
     }
 }
