@@ -277,8 +277,16 @@ for r in $(seq "$RUNS"); do
             sleep "$wait_s"
         fi
     fi
-    for t in "${TOOL_LIST[@]}"; do run_step "$t" full "$r"; done
-    for t in "${TOOL_LIST[@]}"; do run_step "$t" noop "$r"; done
+    # The tools take turns going first: the first full sync of a run meets a
+    # different page cache and inode-allocation state than the second.
+    ORDER=("${TOOL_LIST[@]}")
+    if [ $((r % 2)) = 0 ]; then
+        ORDER=()
+        for ((i = ${#TOOL_LIST[@]} - 1; i >= 0; i--)); do ORDER+=("${TOOL_LIST[$i]}"); done
+    fi
+    log "run $r: order ${ORDER[*]}"
+    for t in "${ORDER[@]}"; do run_step "$t" full "$r"; done
+    for t in "${ORDER[@]}"; do run_step "$t" noop "$r"; done
 
     log "run $r: mutating $MUTATE_PCT% of the projects"
     "$PY" "$HERE/gen_upstream.py" --out "$UP" --mutate "$MUTATE_PCT" >&2
@@ -286,7 +294,7 @@ for r in $(seq "$RUNS"); do
     for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
     [ "$(root_serial)" = "$(state last_serial)" ] || die "nginx did not pick up the new serials"
     MUT_PROJECTS="$(state mutated_last_round)"
-    for t in "${TOOL_LIST[@]}"; do run_step "$t" incr "$r"; done
+    for t in "${ORDER[@]}"; do run_step "$t" incr "$r"; done
 
     # Verify: each mirror holds exactly upstream's release files (path + size).
     listing "$UP/web" >"$WORK/list.upstream"
