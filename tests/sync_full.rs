@@ -100,6 +100,46 @@ async fn noop_incremental_fetches_nothing() {
     assert_eq!(m.snapshot(), before);
 }
 
+fn metadata_gets(fake: &FakeUpstream) -> Vec<String> {
+    fake.requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(".metadata"))
+        .map(|r| r.path)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wheels_metadata_comes_out_of_the_wheel_unless_the_index_serves_other_bytes() {
+    let fake = populated().await;
+    let odd = "Metadata-Version: 2.1\nName: odd\nVersion: 1.0\nSummary: not the wheel's\n";
+    fake.add_project_with(
+        "odd",
+        ProjectSpec {
+            releases: vec![ReleaseSpec::with_files(
+                "1.0",
+                vec![FileSpec::wheel().served_metadata(odd), FileSpec::sdist()],
+            )],
+        },
+    );
+    fake.clear_log();
+    let m = TestMirror::new(&fake);
+    m.sync().await;
+    // Every .metadata is the index's, byte for byte (assert_matches checks hashes).
+    m.assert_matches(&fake);
+    // Only the one whose bytes differ from the wheel's METADATA was requested.
+    let gets = metadata_gets(&fake);
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert!(gets[0].contains("/odd-1.0-"), "{gets:?}");
+    let wheel = fake
+        .expected_files()
+        .into_iter()
+        .find(|f| f.project == "odd" && f.filename.ends_with(".whl"))
+        .unwrap();
+    let stored =
+        std::fs::read(m.web(&format!("packages/{}.metadata", wheel.path_under_packages))).unwrap();
+    assert_eq!(stored, odd.as_bytes());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn incremental_follows_every_kind_of_change() {
     for api in [ApiMethod::Simple, ApiMethod::Xmlrpc] {
@@ -113,7 +153,11 @@ async fn incremental_follows_every_kind_of_change() {
         let r = m.sync().await;
         assert_eq!(r.planned, 1, "{api:?}");
         m.assert_matches(&fake);
-        assert_eq!(package_gets(&fake), 3, "wheel, its .metadata and the sdist");
+        assert_eq!(
+            package_gets(&fake),
+            2,
+            "the wheel (its .metadata comes out of it) and the sdist"
+        );
 
         // New file in an existing release.
         fake.add_file(

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use blake2::Blake2b;
 use blake2::digest::consts::U32;
+use bytes::Bytes;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
@@ -44,8 +45,21 @@ impl DownloadError {
     }
 }
 
-/// Download `url` for `key`, verified. Returns the number of bytes and the staged
-/// file, which the caller publishes (with the rest of its project).
+/// Largest body a download keeps a copy of when asked (a wheel whose `.metadata`
+/// is taken from it); larger wheels have theirs fetched.
+pub const KEEP_BODY_MAX: u64 = 512 * 1024;
+
+/// A verified download: its size, the staged file the caller publishes (with the
+/// rest of its project), and the bytes when they were asked for and small enough.
+pub struct Downloaded {
+    pub size: u64,
+    pub staged: Staged,
+    pub body: Option<Bytes>,
+}
+
+/// Download `url` for `key`, verified; with `keep_body`, also hand back the bytes
+/// when the listed size is at most [`KEEP_BODY_MAX`].
+#[allow(clippy::too_many_arguments)]
 pub async fn download_verified(
     client: &HttpClient,
     storage: &dyn Storage,
@@ -54,7 +68,8 @@ pub async fn download_verified(
     expected: &Expected,
     mtime: Option<SystemTime>,
     progress: &Progress,
-) -> Result<(u64, Staged), DownloadError> {
+    keep_body: bool,
+) -> Result<Downloaded, DownloadError> {
     let policy = client.retry_policy().clone();
     let attempts = policy.attempts.max(1);
     let mut last = None;
@@ -71,6 +86,7 @@ pub async fn download_verified(
             mtime,
             progress,
             attempt + 1,
+            keep_body,
         )
         .await
         {
@@ -99,7 +115,8 @@ async fn try_once(
     mtime: Option<SystemTime>,
     progress: &Progress,
     tries: u32,
-) -> Result<(u64, Staged), DownloadError> {
+    keep_body: bool,
+) -> Result<Downloaded, DownloadError> {
     let corrupt = |detail: String| DownloadError::Corrupt {
         url: url.to_string(),
         detail,
@@ -117,6 +134,10 @@ async fn try_once(
     let mut sha = Sha256::new();
     let mut b2 = expected.blake2b_256.as_ref().map(|_| Blake2b::<U32>::new());
     let mut size = 0u64;
+    let mut body = match expected.size {
+        Some(n) if keep_body && n <= KEEP_BODY_MAX => Some(Vec::with_capacity(n as usize)),
+        _ => None,
+    };
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -136,6 +157,9 @@ async fn try_once(
         sha.update(&chunk);
         if let Some(h) = b2.as_mut() {
             h.update(&chunk);
+        }
+        if let Some(b) = body.as_mut() {
+            b.extend_from_slice(&chunk);
         }
         if let Err(e) = writer.write(&chunk).await {
             writer.abort().await;
@@ -167,7 +191,11 @@ async fn try_once(
         }
     }
     let staged = writer.finish(mtime).await?;
-    Ok((size, staged))
+    Ok(Downloaded {
+        size,
+        staged,
+        body: body.map(Bytes::from),
+    })
 }
 
 /// sha256 and size of what is stored at `key`, read as a stream (constant memory).

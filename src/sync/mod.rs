@@ -11,6 +11,7 @@ pub mod project;
 pub mod run;
 pub mod state;
 pub mod tree_extras;
+pub mod wheel_metadata;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

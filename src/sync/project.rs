@@ -17,6 +17,7 @@ use crate::sync::layout::{self, PageKind};
 use crate::sync::state::{
     FileKind, FileRecord, JournalEntry, ProjectCommit, ProjectRecord, StateError,
 };
+use crate::sync::wheel_metadata::metadata_from_wheel;
 use crate::upstream::{ProjectFetch, UpstreamError};
 
 #[derive(Debug)]
@@ -54,6 +55,11 @@ struct Wanted {
     upload_time: Option<String>,
     filename: String,
     version: Option<String>,
+    /// For a wheel's `.metadata`: the index in the wanted list of its wheel, whose
+    /// bytes (when downloaded now) hold the same METADATA.
+    wheel: Option<usize>,
+    /// For a wheel whose `.metadata` is wanted: keep the downloaded bytes for it.
+    keep_body: bool,
 }
 
 pub async fn sync_project(
@@ -118,6 +124,8 @@ pub async fn sync_project(
             .core_metadata
             .as_ref()
             .and_then(|m| m.hashes.get("sha256").cloned());
+        let is_wheel = file.filename.ends_with(".whl");
+        let paired = env.cfg.core_metadata && metadata_sha.is_some() && is_wheel;
         match (env.cfg.core_metadata, metadata_sha) {
             (true, Some(sha)) => wanted.push(Wanted {
                 key: Key::new(format!("{}.metadata", key.as_str()))?,
@@ -131,6 +139,9 @@ pub async fn sync_project(
                 upload_time: file.upload_time.clone(),
                 filename: format!("{}.metadata", file.filename),
                 version: file.version.clone(),
+                // The wheel comes next in the list.
+                wheel: is_wheel.then_some(wanted.len() + 1),
+                keep_body: false,
             }),
             // Never advertise a .metadata file we do not serve: pip treats a
             // missing one as fatal. One without a hash cannot be verified.
@@ -148,6 +159,8 @@ pub async fn sync_project(
             upload_time: file.upload_time.clone(),
             filename: file.filename.clone(),
             version: file.version.clone(),
+            wheel: None,
+            keep_body: paired,
         });
     }
 
@@ -158,19 +171,13 @@ pub async fn sync_project(
         .map(|r| (r.key.clone(), r))
         .collect();
     let stats = stat_files(env, &wanted, &before).await?;
-    let results = futures::future::join_all(
-        wanted
-            .iter()
-            .zip(stats)
-            .map(|(w, stat)| ensure_file(env, w, before.get(w.key.as_str()), stat)),
-    )
-    .await;
+    let results = ensure_all(env, &wanted, &before, stats).await;
     let mut records = Vec::with_capacity(wanted.len());
     let mut staged = Vec::new();
     let mut fetched = 0;
     for (w, result) in wanted.iter().zip(results) {
         match result {
-            Ok((record, new_file)) => {
+            Ok((record, new_file, _)) => {
                 if let Some(file) = new_file {
                     fetched += 1;
                     staged.push(file);
@@ -348,12 +355,65 @@ async fn stat_files(
         .collect())
 }
 
+/// What [`ensure_file`] did: the file's record, its staged bytes when it was
+/// written now, and the bytes themselves when they were kept for a `.metadata`.
+type Ensured = (FileRecord, Option<Staged>, Option<Bytes>);
+
+/// Every wanted file, in the order of `wanted`. A wheel's `.metadata` waits for
+/// its wheel, so that a wheel downloaded now can supply it.
+async fn ensure_all(
+    env: &SyncEnv,
+    wanted: &[Wanted],
+    before: &BTreeMap<String, FileRecord>,
+    stats: Vec<Option<ObjectMeta>>,
+) -> Vec<Result<Ensured, DownloadError>> {
+    let mut stats: Vec<Option<Option<ObjectMeta>>> = stats.into_iter().map(Some).collect();
+    let mut results: Vec<Option<Result<Ensured, DownloadError>>> =
+        wanted.iter().map(|_| None).collect();
+    for paired_pass in [false, true] {
+        let jobs = wanted
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.wheel.is_some() == paired_pass)
+            .map(|(i, w)| {
+                let stat = stats[i].take().flatten();
+                let body = w.wheel.and_then(|j| match results.get_mut(j) {
+                    Some(Some(Ok((_, _, body)))) => body.take(),
+                    _ => None,
+                });
+                async move {
+                    let known = before.get(w.key.as_str());
+                    (i, ensure_file(env, w, known, stat, body).await)
+                }
+            })
+            .collect::<Vec<_>>();
+        for (i, result) in futures::future::join_all(jobs).await {
+            results[i] = Some(result);
+        }
+    }
+    // Each file is in exactly one pass, so every slot is filled.
+    results
+        .into_iter()
+        .zip(wanted)
+        .map(|(r, w)| {
+            r.unwrap_or_else(|| {
+                Err(DownloadError::Corrupt {
+                    url: w.url.clone(),
+                    detail: "it was never handled".into(),
+                    tries: 0,
+                })
+            })
+        })
+        .collect()
+}
+
 async fn ensure_file(
     env: &SyncEnv,
     w: &Wanted,
     known: Option<&FileRecord>,
     stat: Option<ObjectMeta>,
-) -> Result<(FileRecord, Option<Staged>), DownloadError> {
+    wheel: Option<Bytes>,
+) -> Result<Ensured, DownloadError> {
     let storage = env.storage.as_ref();
     let mtime = w.upload_time.as_deref().and_then(parse_upload_time);
     let record = |size: u64| FileRecord {
@@ -370,7 +430,7 @@ async fn ensure_file(
             && k.sha256.eq_ignore_ascii_case(&w.expected.sha256)
             && k.size == meta.size
         {
-            return Ok((record(meta.size), None));
+            return Ok((record(meta.size), None, None));
         }
         let size_ok = w.expected.size.is_none_or(|s| s == meta.size);
         if env.cfg.compare_method == CompareMethod::Stat
@@ -378,15 +438,29 @@ async fn ensure_file(
             && mtime.is_some()
             && meta.mtime == mtime
         {
-            return Ok((record(meta.size), None));
+            return Ok((record(meta.size), None, None));
         }
         // Present but unknown (an adopted tree, or a crash before commit): hash it.
         if size_ok
             && let Some((sha, size)) = download::hash_stored(storage, &w.key).await?
             && sha.eq_ignore_ascii_case(&w.expected.sha256)
         {
-            return Ok((record(size), None));
+            return Ok((record(size), None, None));
         }
+    }
+    if let Some(wheel) = wheel
+        && let Some(bytes) = metadata_from_wheel(&wheel, &w.expected.sha256)
+    {
+        let size = bytes.len() as u64;
+        let mut writer = storage.writer(&w.key, Some(size)).await?;
+        if let Err(e) = writer.write(&bytes).await {
+            writer.abort().await;
+            return Err(e.into());
+        }
+        let staged = writer.finish(mtime).await?;
+        env.progress.file_done();
+        env.note_written(&w.key);
+        return Ok((record(size), Some(staged), None));
     }
     let _permit = env.downloads.acquire().await;
     let fetch = |url: String| async move {
@@ -398,10 +472,11 @@ async fn ensure_file(
             &w.expected,
             mtime,
             &env.progress,
+            w.keep_body,
         )
         .await
     };
-    let (size, staged) = match download_mirror_url(env, &w.key) {
+    let done = match download_mirror_url(env, &w.key) {
         // bandersnatch's download-mirror: try the closer copy first; the bytes are
         // verified against upstream's hashes either way.
         Some(mirror_url) => match fetch(mirror_url.clone()).await {
@@ -416,7 +491,7 @@ async fn ensure_file(
     };
     env.progress.file_done();
     env.note_written(&w.key);
-    Ok((record(size), Some(staged)))
+    Ok((record(done.size), Some(done.staged), done.body))
 }
 
 /// The file's URL on the configured download mirror: `<download-mirror>/packages/...`.

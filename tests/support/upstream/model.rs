@@ -42,6 +42,9 @@ pub struct FileSpec {
     pub requires_dist: Vec<String>,
     /// Padding override for this file (exact bytes), else derived from `file_size`.
     pub size: Option<usize>,
+    /// Serve these bytes as the wheel's `.metadata` (listed with their hash) instead
+    /// of the wheel's own METADATA: an index whose two copies differ.
+    pub served_metadata: Option<String>,
 }
 
 impl FileSpec {
@@ -60,6 +63,7 @@ impl FileSpec {
             requires_python: None,
             requires_dist: Vec::new(),
             size: None,
+            served_metadata: None,
         }
     }
 
@@ -69,6 +73,7 @@ impl FileSpec {
             requires_python: None,
             requires_dist: Vec::new(),
             size: None,
+            served_metadata: None,
         }
     }
 
@@ -84,6 +89,11 @@ impl FileSpec {
 
     pub fn size(mut self, bytes: usize) -> FileSpec {
         self.size = Some(bytes);
+        self
+    }
+
+    pub fn served_metadata(mut self, text: &str) -> FileSpec {
+        self.served_metadata = Some(text.to_string());
         self
     }
 }

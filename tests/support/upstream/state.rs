@@ -372,6 +372,7 @@ fn build_file(
             platform,
         } => {
             let (b, m) = wheel::build_wheel(&input, &format!("{python_tag}-{abi}-{platform}"));
+            let m = spec.served_metadata.clone().map_or(m, String::into_bytes);
             (b, Some(m), python_tag.clone())
         }
         FileKind::Sdist => (wheel::build_sdist(&input), None, "source".to_string()),
