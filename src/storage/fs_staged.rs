@@ -176,14 +176,15 @@ pub(crate) fn write_out_all(
             },
             None => {
                 let dir = target.parent().map(Path::to_path_buf).unwrap_or_default();
-                let parent = if made.contains(&dir) {
+                let seen = made.contains(&dir);
+                let parent = if seen {
                     ParentDir::Unknown
                 } else {
                     parent_dir_of(&target, root)
                 };
                 let staged = write_temp(&target, &data, mtime, root, parent)?;
                 written.push((out.len(), data, mtime));
-                if !made.contains(&dir) {
+                if !seen {
                     made.push(dir);
                 }
                 staged

@@ -125,7 +125,6 @@ pub async fn sync_project(
             .as_ref()
             .and_then(|m| m.hashes.get("sha256").cloned());
         let is_wheel = file.filename.ends_with(".whl");
-        let paired = env.cfg.core_metadata && metadata_sha.is_some() && is_wheel;
         match (env.cfg.core_metadata, metadata_sha) {
             (true, Some(sha)) => wanted.push(Wanted {
                 key: Key::new(format!("{}.metadata", key.as_str()))?,
@@ -160,7 +159,8 @@ pub async fn sync_project(
             filename: file.filename.clone(),
             version: file.version.clone(),
             wheel: None,
-            keep_body: paired,
+            // Its `.metadata`, just pushed, will be taken out of these bytes.
+            keep_body: wanted.last().and_then(|m| m.wheel) == Some(wanted.len()),
         });
     }
 
@@ -367,7 +367,6 @@ async fn ensure_all(
     before: &BTreeMap<String, FileRecord>,
     stats: Vec<Option<ObjectMeta>>,
 ) -> Vec<Result<Ensured, DownloadError>> {
-    let mut stats: Vec<Option<Option<ObjectMeta>>> = stats.into_iter().map(Some).collect();
     let mut results: Vec<Option<Result<Ensured, DownloadError>>> =
         wanted.iter().map(|_| None).collect();
     for paired_pass in [false, true] {
@@ -376,7 +375,7 @@ async fn ensure_all(
             .enumerate()
             .filter(|(_, w)| w.wheel.is_some() == paired_pass)
             .map(|(i, w)| {
-                let stat = stats[i].take().flatten();
+                let stat = stats[i];
                 let body = w.wheel.and_then(|j| match results.get_mut(j) {
                     Some(Some(Ok((_, _, body)))) => body.take(),
                     _ => None,
