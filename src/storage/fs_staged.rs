@@ -118,6 +118,14 @@ impl StagedFile {
         matches!(self, StagedFile::Held { .. })
     }
 
+    /// Bytes still to be written: those held in memory.
+    pub(crate) fn held_len(&self) -> usize {
+        match self {
+            StagedFile::Held { data, .. } => data.len(),
+            StagedFile::Written { .. } => 0,
+        }
+    }
+
     /// Rename over the target (blocking). The caller made the bytes durable first.
     pub(crate) fn move_into_place(self, root: &Path) -> Result<(), StorageError> {
         let StagedFile::Written { mut tmp, target } = self else {

@@ -326,3 +326,27 @@ async fn large_staged_writes_spill_to_a_temp_file_and_publish_whole() {
     assert_eq!(s.stat(&k).await.unwrap().unwrap().mtime, Some(when));
     assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/big.whl"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_and_large_batches_both_publish_whole() {
+    let (dir, s) = setup();
+    // Small batches are written in place, large ones (many files, or many held
+    // bytes) on the blocking pool: the result must not depend on which.
+    let batches: [(usize, usize); 3] = [(3, 100), (40, 100), (2, 300 * 1024)];
+    let mut expected = Vec::new();
+    for (b, (files, size)) in batches.into_iter().enumerate() {
+        let mut staged = Vec::new();
+        for i in 0..files {
+            let k = key(&format!("web/packages/b{b}/{i:02}/f{i}.whl"));
+            let mut w = s.writer(&k, Some(size as u64)).await.unwrap();
+            w.write(&vec![b'a' + (i % 26) as u8; size]).await.unwrap();
+            staged.push(w.finish(None).await.unwrap());
+            expected.push(k.as_str().to_string());
+        }
+        s.publish(staged).await.unwrap();
+    }
+    expected.sort();
+    assert_eq!(all_names(dir.path()), expected);
+    let last = key("web/packages/b2/01/f1.whl");
+    assert_eq!(s.get(&last).await.unwrap().unwrap().len(), 300 * 1024);
+}
