@@ -65,23 +65,36 @@ pub struct AdoptReport {
 
 /// Does `root` hold a bandersnatch tree vorpal has not (fully) adopted yet?
 pub fn needs_adoption(root: &Path) -> Result<bool, StateError> {
+    let db = has_state(root).then(|| StateDb::open(root)).transpose()?;
+    needs_adoption_with(root, db.as_ref())
+}
+
+/// Is there a state database under `root`? (Opening one creates it.)
+pub fn has_state(root: &Path) -> bool {
+    root.join(DB_DIR).join(DB_FILE).exists()
+}
+
+/// [`needs_adoption`] with the state database the caller opened (`None`: there
+/// is none yet).
+fn needs_adoption_with(root: &Path, db: Option<&StateDb>) -> Result<bool, StateError> {
     if !root.join("web/simple").is_dir() || !root.join(STATUS_FILE).is_file() {
         return Ok(false);
     }
-    if !root.join(DB_DIR).join(DB_FILE).exists() {
-        return Ok(true);
+    match db {
+        None => Ok(true),
+        Some(db) => Ok(db.get_meta(META_ADOPTION)?.as_deref() == Some("started")),
     }
-    let db = StateDb::open(root)?;
-    Ok(db.get_meta(META_ADOPTION)?.as_deref() == Some("started"))
 }
 
-/// Adopt `root` if [`needs_adoption`]; the caller holds the mirror lock.
+/// Adopt `root` if [`needs_adoption`]; the caller holds the mirror lock and passes
+/// the state database when there is one.
 pub async fn adopt_if_needed(
     root: &Path,
     storage: &Arc<dyn Storage>,
     cfg: &MirrorConfig,
+    db: Option<&StateDb>,
 ) -> Result<Option<AdoptReport>, AdoptError> {
-    if !needs_adoption(root)? {
+    if !needs_adoption_with(root, db)? {
         return Ok(None);
     }
     adopt(root, storage, cfg).await.map(Some)

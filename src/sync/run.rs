@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
@@ -154,8 +155,15 @@ pub(crate) async fn open_env(
     let storage: Arc<dyn Storage> = Arc::new(FsStorage::new(root.clone()));
     let layout = Layout::new(&cfg);
     let had_files = root.join("web/packages").exists();
-    crate::sync::adopt::adopt_if_needed(&root, &storage, &cfg).await?;
-    let db = Arc::new(StateDb::open(&root)?);
+    // Opened once: for the adoption check (when there is state already) and the run.
+    let existing = crate::sync::adopt::has_state(&root)
+        .then(|| StateDb::open(&root))
+        .transpose()?;
+    crate::sync::adopt::adopt_if_needed(&root, &storage, &cfg, existing.as_ref()).await?;
+    let db = Arc::new(match existing {
+        Some(db) => db,
+        None => StateDb::open(&root)?,
+    });
     let inventory_complete = !had_files || db.get_meta(RUN_MARK)?.as_deref() == Some("finished");
     let filters = Some(filters::Filters::from_config(&config.filters)?).filter(|f| f.is_enabled());
     forget_verdicts_of_changed_filters(&db, &config.filters)?;
@@ -395,8 +403,11 @@ pub(crate) async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), S
         .iter()
         .map(|p| (p.display_name.clone(), p.serial))
         .collect();
-    let html = index::simple_html::render_root_html(&names, "");
-    let json = index::simple_json::render_root_json(&serials, serial);
+    let html = Bytes::from(index::simple_html::render_root_html(&names, ""));
+    let json = Bytes::from(index::simple_json::render_root_json(&serials, serial));
+    // Staged and published together: one shared flush instead of one per page, and
+    // identical pages (index.html, index.v1_html) share an inode.
+    let mut staged = Vec::new();
     for page in ROOT_PAGES {
         let body = if page.ends_with("json") { &json } else { &html };
         let wanted = if page.ends_with("json") {
@@ -407,13 +418,14 @@ pub(crate) async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), S
         if wanted {
             let key = Key::new(format!("web/simple/{page}"))?;
             // A run that changed nothing leaves the root (and its ETag) alone.
-            if env.storage.get(&key).await?.as_deref() == Some(body.as_bytes()) {
+            if env.storage.get(&key).await?.as_ref() == Some(body) {
                 continue;
             }
-            env.storage.put(&key, body.clone().into()).await?;
+            staged.push(env.storage.stage(&key, body.clone()).await?);
             env.note_written(&key);
         }
     }
+    env.storage.publish(staged).await?;
     Ok(())
 }
 
