@@ -118,6 +118,13 @@ impl StagedFile {
         matches!(self, StagedFile::Held { .. })
     }
 
+    pub(crate) fn held_bytes(&self) -> Option<Bytes> {
+        match self {
+            StagedFile::Held { data, .. } => Some(data.clone()),
+            StagedFile::Written { .. } => None,
+        }
+    }
+
     /// Bytes still to be written: those held in memory.
     pub(crate) fn held_len(&self) -> usize {
         match self {

@@ -128,6 +128,12 @@ impl Staged {
     pub fn key(&self) -> &Key {
         &self.key
     }
+
+    /// The bytes, while they wait in memory (small objects, within the store's
+    /// budget); `None` once they are in a temp file.
+    pub fn held_bytes(&self) -> Option<Bytes> {
+        self.file.held_bytes()
+    }
 }
 
 #[cfg(test)]

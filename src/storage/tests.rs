@@ -350,3 +350,19 @@ async fn small_and_large_batches_both_publish_whole() {
     let last = key("web/packages/b2/01/f1.whl");
     assert_eq!(s.get(&last).await.unwrap().unwrap().len(), 300 * 1024);
 }
+
+#[tokio::test]
+async fn held_bytes_are_the_staged_bytes_until_they_spill() {
+    let (_dir, s) = setup();
+    let small = key("web/packages/aa/bb/small.whl");
+    let mut w = s.writer(&small, Some(5)).await.unwrap();
+    w.write(b"bytes").await.unwrap();
+    let staged = w.finish(None).await.unwrap();
+    assert_eq!(staged.held_bytes().as_deref(), Some(&b"bytes"[..]));
+
+    let big = key("web/packages/aa/bb/big.whl");
+    let mut w = s.writer(&big, None).await.unwrap();
+    w.write(&vec![b'x'; 1 << 20]).await.unwrap();
+    let staged = w.finish(None).await.unwrap();
+    assert_eq!(staged.held_bytes(), None, "spilled to a temp file");
+}

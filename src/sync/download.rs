@@ -45,8 +45,8 @@ impl DownloadError {
     }
 }
 
-/// Largest body a download keeps a copy of when asked (a wheel whose `.metadata`
-/// is taken from it); larger wheels have theirs fetched.
+/// Largest body a download hands back when asked (a wheel whose `.metadata` is
+/// taken from it); larger wheels have theirs fetched.
 pub const KEEP_BODY_MAX: u64 = 512 * 1024;
 
 /// A verified download: its size, the staged file the caller publishes (with the
@@ -58,7 +58,8 @@ pub struct Downloaded {
 }
 
 /// Download `url` for `key`, verified; with `keep_body`, also hand back the bytes
-/// when the listed size is at most [`KEEP_BODY_MAX`].
+/// when they are at most [`KEEP_BODY_MAX`] and still staged in memory (the same
+/// buffer, not a copy).
 #[allow(clippy::too_many_arguments)]
 pub async fn download_verified(
     client: &HttpClient,
@@ -134,10 +135,6 @@ async fn try_once(
     let mut sha = Sha256::new();
     let mut b2 = expected.blake2b_256.as_ref().map(|_| Blake2b::<U32>::new());
     let mut size = 0u64;
-    let mut body = match expected.size {
-        Some(n) if keep_body && n <= KEEP_BODY_MAX => Some(Vec::with_capacity(n as usize)),
-        _ => None,
-    };
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -157,9 +154,6 @@ async fn try_once(
         sha.update(&chunk);
         if let Some(h) = b2.as_mut() {
             h.update(&chunk);
-        }
-        if let Some(b) = body.as_mut() {
-            b.extend_from_slice(&chunk);
         }
         if let Err(e) = writer.write(&chunk).await {
             writer.abort().await;
@@ -191,11 +185,11 @@ async fn try_once(
         }
     }
     let staged = writer.finish(mtime).await?;
-    Ok(Downloaded {
-        size,
-        staged,
-        body: body.map(Bytes::from),
-    })
+    // The staged bytes themselves when they wait in memory: no second copy.
+    let body = (keep_body && size <= KEEP_BODY_MAX)
+        .then(|| staged.held_bytes())
+        .flatten();
+    Ok(Downloaded { size, staged, body })
 }
 
 /// sha256 and size of what is stored at `key`, read as a stream (constant memory).
