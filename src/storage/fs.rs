@@ -16,6 +16,7 @@ use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::atomic::{Durability, create_temp_in, is_temp_name, write_atomic_with};
 use super::barrier::{Barrier, PendingGuard};
+use super::fs_calls::{Cost, Placement, cost_of};
 use super::fs_staged::{
     MemoryBudget, StagedFile, TempGuard, parent_dir_of, write_out_all, write_temp,
 };
@@ -36,6 +37,7 @@ pub struct FsStorage {
     root: PathBuf,
     barrier: Arc<Barrier>,
     held: Arc<MemoryBudget>,
+    calls: Arc<Placement>,
 }
 
 /// Bytes of finished small files kept in memory until their batch is published.
@@ -47,6 +49,7 @@ impl FsStorage {
         FsStorage {
             barrier: Arc::new(Barrier::new(root.clone())),
             held: MemoryBudget::new(HELD_BYTES),
+            calls: Arc::default(),
             root,
         }
     }
@@ -62,6 +65,7 @@ impl FsStorage {
 
 /// Stage `data` for `target`: in memory when the budget allows, else written now.
 async fn stage_at(
+    calls: &Placement,
     held: &Arc<MemoryBudget>,
     root: &Path,
     target: PathBuf,
@@ -73,18 +77,14 @@ async fn stage_at(
         Err((target, data)) => {
             let (t, r) = (target.clone(), root.to_path_buf());
             let parent = parent_dir_of(&t, &r);
-            let cost = if data.len() <= BRIEF_BYTES {
-                Cost::Brief
-            } else {
-                Cost::Long
-            };
-            blocking(
-                cost,
-                move || write_temp(&t, &data, mtime, &r, parent),
-                &target,
-                root,
-            )
-            .await
+            calls
+                .run(
+                    cost_of(1, data.len()),
+                    move || write_temp(&t, &data, mtime, &r, parent),
+                    &target,
+                    root,
+                )
+                .await
         }
     }
 }
@@ -102,44 +102,6 @@ fn stat_path(path: &Path, root: &Path) -> Result<Option<ObjectMeta>, StorageErro
     }
 }
 
-/// How long a piece of filesystem work may take, which decides where it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cost {
-    /// A few metadata calls or a small write to the page cache: microseconds on a
-    /// local filesystem. Made in place: a hand-off to the blocking pool costs two
-    /// thread wake-ups and context switches, more than the calls themselves on a
-    /// machine with few cores (a 5% incremental sync used about 12% less CPU).
-    Brief,
-    /// Work that can wait on the device (fsync, large writes, tree walks): on the
-    /// blocking pool, so the async threads keep serving the network.
-    Long,
-}
-
-/// At most this many bytes, or [`BRIEF_FILES`] files, make a batch [`Cost::Brief`].
-const BRIEF_BYTES: usize = 256 * 1024;
-const BRIEF_FILES: usize = 16;
-
-/// Run filesystem work of the given cost: in place, or off the async threads.
-async fn blocking<T: Send + 'static>(
-    cost: Cost,
-    f: impl FnOnce() -> Result<T, StorageError> + Send + 'static,
-    path: &Path,
-    root: &Path,
-) -> Result<T, StorageError> {
-    if cost == Cost::Brief {
-        return f();
-    }
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) => Err(StorageError::io(
-            "finish work on",
-            path,
-            root,
-            io::Error::other(e),
-        )),
-    }
-}
-
 /// Errors that mean "there is no object here".
 fn is_absent(e: &io::Error) -> bool {
     matches!(
@@ -153,16 +115,17 @@ impl Storage for FsStorage {
         let path = self.path(key);
         Box::pin(async move {
             let (p, root) = (path.clone(), self.root.clone());
-            blocking(
-                Cost::Long,
-                move || {
-                    write_atomic_with(&p, &data, None, Durability::Data)
-                        .map_err(|e| StorageError::io("write", &p, &root, e))
-                },
-                &path,
-                &self.root,
-            )
-            .await
+            self.calls
+                .run(
+                    Cost::Long,
+                    move || {
+                        write_atomic_with(&p, &data, None, Durability::Data)
+                            .map_err(|e| StorageError::io("write", &p, &root, e))
+                    },
+                    &path,
+                    &self.root,
+                )
+                .await
         })
     }
 
@@ -183,6 +146,7 @@ impl Storage for FsStorage {
                 guard: TempGuard(None),
                 pending: self.barrier.pending.enter(),
                 held: self.held.clone(),
+                calls: self.calls.clone(),
                 key,
                 target,
                 root,
@@ -194,7 +158,7 @@ impl Storage for FsStorage {
         let (key, target) = (key.clone(), self.path(key));
         let pending = self.barrier.pending.enter();
         Box::pin(async move {
-            let file = stage_at(&self.held, &self.root, target, data, None).await?;
+            let file = stage_at(&self.calls, &self.held, &self.root, target, data, None).await?;
             Ok(Staged {
                 key,
                 file,
@@ -212,33 +176,30 @@ impl Storage for FsStorage {
             // files are quick, thread switches are not.
             let root = self.root.clone();
             let files: Vec<StagedFile> = staged.into_iter().map(|s| s.file).collect();
-            let few = files.len() <= BRIEF_FILES;
             let files = if files.iter().any(StagedFile::is_held) {
                 let held: usize = files.iter().map(StagedFile::held_len).sum();
-                let cost = if few && held <= BRIEF_BYTES {
-                    Cost::Brief
-                } else {
-                    Cost::Long
-                };
+                let cost = cost_of(files.len(), held);
                 let r = root.clone();
-                blocking(cost, move || write_out_all(files, &r), &root, &root).await?
+                let write = move || write_out_all(files, &r);
+                self.calls.run(cost, write, &root, &root).await?
             } else {
                 files
             };
             self.flush().await?;
             let r = root.clone();
-            blocking(
-                if few { Cost::Brief } else { Cost::Long },
-                move || {
-                    for f in files {
-                        f.move_into_place(&r)?;
-                    }
-                    Ok(())
-                },
-                &root,
-                &root,
-            )
-            .await
+            self.calls
+                .run(
+                    cost_of(files.len(), 0),
+                    move || {
+                        for f in files {
+                            f.move_into_place(&r)?;
+                        }
+                        Ok(())
+                    },
+                    &root,
+                    &root,
+                )
+                .await
         })
     }
 
@@ -265,7 +226,8 @@ impl Storage for FsStorage {
         let path = self.path(key);
         Box::pin(async move {
             let (p, root) = (path.clone(), self.root.clone());
-            blocking(Cost::Brief, move || stat_path(&p, &root), &path, &self.root).await
+            let stat = move || stat_path(&p, &root);
+            self.calls.run(Cost::Brief, stat, &path, &self.root).await
         })
     }
 
@@ -280,18 +242,14 @@ impl Storage for FsStorage {
             }
             let root = self.root.clone();
             let first = paths[0].clone();
-            let cost = if paths.len() <= BRIEF_FILES {
-                Cost::Brief
-            } else {
-                Cost::Long
-            };
-            blocking(
-                cost,
-                move || paths.iter().map(|p| stat_path(p, &root)).collect(),
-                &first,
-                &self.root,
-            )
-            .await
+            self.calls
+                .run(
+                    cost_of(paths.len(), 0),
+                    move || paths.iter().map(|p| stat_path(p, &root)).collect(),
+                    &first,
+                    &self.root,
+                )
+                .await
         })
     }
 
@@ -300,20 +258,21 @@ impl Storage for FsStorage {
         let path = self.path(&key);
         Box::pin(async move {
             let (p, root) = (path.clone(), self.root.clone());
-            blocking(
-                Cost::Brief,
-                move || match fs::remove_file(&p) {
-                    Ok(()) => {
-                        prune_empty_parents(&root, &key);
-                        Ok(true)
-                    }
-                    Err(e) if is_absent(&e) => Ok(false),
-                    Err(e) => Err(StorageError::io("delete", &p, &root, e)),
-                },
-                &path,
-                &self.root,
-            )
-            .await
+            self.calls
+                .run(
+                    Cost::Brief,
+                    move || match fs::remove_file(&p) {
+                        Ok(()) => {
+                            prune_empty_parents(&root, &key);
+                            Ok(true)
+                        }
+                        Err(e) if is_absent(&e) => Ok(false),
+                        Err(e) => Err(StorageError::io("delete", &p, &root, e)),
+                    },
+                    &path,
+                    &self.root,
+                )
+                .await
         })
     }
 
@@ -373,13 +332,14 @@ impl Storage for FsStorage {
     fn cleanup_temp(&self) -> BoxFuture<'_, Result<u64, StorageError>> {
         Box::pin(async move {
             let root = self.root.clone();
-            blocking(
-                Cost::Long,
-                move || remove_temp_files(&root),
-                &self.root,
-                &self.root,
-            )
-            .await
+            self.calls
+                .run(
+                    Cost::Long,
+                    move || remove_temp_files(&root),
+                    &self.root,
+                    &self.root,
+                )
+                .await
         })
     }
 }
@@ -400,6 +360,7 @@ struct FsWriter {
     guard: TempGuard,
     pending: PendingGuard,
     held: Arc<MemoryBudget>,
+    calls: Arc<Placement>,
     key: Key,
     target: PathBuf,
     root: PathBuf,
@@ -413,16 +374,18 @@ impl FsWriter {
         };
         let buffered = std::mem::take(buffer);
         let (t, root) = (self.target.clone(), self.root.clone());
-        let (file, tmp) = blocking(
-            Cost::Brief,
-            move || {
-                create_temp_in(&t, parent_dir_of(&t, &root))
-                    .map_err(|e| StorageError::io("create a temp file for", &t, &root, e))
-            },
-            &self.target,
-            &self.root,
-        )
-        .await?;
+        let (file, tmp) = self
+            .calls
+            .run(
+                Cost::Brief,
+                move || {
+                    create_temp_in(&t, parent_dir_of(&t, &root))
+                        .map_err(|e| StorageError::io("create a temp file for", &t, &root, e))
+                },
+                &self.target,
+                &self.root,
+            )
+            .await?;
         self.guard = TempGuard(Some(tmp));
         let mut file = BufWriter::with_capacity(WRITE_BUFFER, tokio::fs::File::from_std(file));
         file.write_all(&buffered)
@@ -467,6 +430,7 @@ impl StagedWrite for FsWriter {
             mut guard,
             pending,
             held,
+            calls,
             key,
             target,
             root,
@@ -475,24 +439,25 @@ impl StagedWrite for FsWriter {
             let (t, r) = (target.clone(), root.clone());
             let file = match sink {
                 Sink::Memory(data) => {
-                    stage_at(&held, &root, target.clone(), data.into(), mtime).await?
+                    stage_at(&calls, &held, &root, target.clone(), data.into(), mtime).await?
                 }
                 Sink::File(mut file) => {
                     let io_err = |e| StorageError::io("write", &target, &root, e);
                     file.flush().await.map_err(io_err)?;
                     let std_file = file.into_inner().into_std().await;
                     if let Some(when) = mtime {
-                        blocking(
-                            Cost::Brief,
-                            move || {
-                                std_file
-                                    .set_modified(when)
-                                    .map_err(|e| StorageError::io("set the time of", &t, &r, e))
-                            },
-                            &target,
-                            &root,
-                        )
-                        .await?;
+                        calls
+                            .run(
+                                Cost::Brief,
+                                move || {
+                                    std_file
+                                        .set_modified(when)
+                                        .map_err(|e| StorageError::io("set the time of", &t, &r, e))
+                                },
+                                &target,
+                                &root,
+                            )
+                            .await?;
                     }
                     StagedFile::Written {
                         tmp: TempGuard(guard.0.take()),

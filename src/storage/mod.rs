@@ -5,6 +5,7 @@ mod atomic;
 mod barrier;
 mod error;
 mod fs;
+mod fs_calls;
 mod fs_staged;
 mod fs_stream;
 mod key;
