@@ -76,6 +76,39 @@ async fn a_page_that_stays_stale_fails_the_project_without_writing_it() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_slow_download_does_not_hold_back_the_next_projects_metadata() {
+    // `workers` bounds the projects fetching metadata, `download-concurrency` the
+    // files: with one worker, the second project's page is fetched while the first
+    // project's wheel is still on its way.
+    let fake = upstream().await;
+    let slow: Vec<String> = ["alpha", "beta"]
+        .iter()
+        .map(|p| format!("/packages/{}", wheel_of(&fake, p).path_under_packages))
+        .collect();
+    for path in &slow {
+        fake.inject(
+            FaultTarget::Path(path.clone()),
+            FaultKind::Slow(std::time::Duration::from_millis(1500)),
+            1,
+        );
+    }
+    let mut m = TestMirror::new(&fake);
+    m.config.mirror.workers = 1;
+    m.sync().await;
+    m.assert_matches(&fake);
+    // The log is written as each answer goes out.
+    let log = fake.requests();
+    let done = |path: &str| log.iter().position(|r| r.path == path).unwrap();
+    let pages = done("/pypi/alpha/json").max(done("/pypi/beta/json"));
+    let first_wheel = slow.iter().map(|p| done(p)).min().unwrap();
+    assert!(
+        pages < first_wheel,
+        "a project page waited for another project's download: {:?}",
+        log.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bytes_with_a_wrong_hash_never_land() {
     let fake = upstream().await;
     let wheel = wheel_of(&fake, "alpha");

@@ -69,8 +69,9 @@ pub async fn sync_project(
     display_hint: Option<&str>,
     in_plan: bool,
 ) -> Result<JobOutcome, ProjectError> {
-    // The slot covers the network work; publishing and committing wait on disk
-    // flushes shared with other jobs, and must not keep the next project waiting.
+    // The slot covers fetching and judging the project's metadata: `workers` bounds
+    // those requests, and `download-concurrency` the files of all projects together.
+    // Downloads, publishing and committing must not keep the next project waiting.
     let worker = env
         .workers
         .acquire()
@@ -104,6 +105,7 @@ pub async fn sync_project(
     if project.status.as_ref().is_some_and(|s| s.is_quarantined()) {
         project.files.clear();
     }
+    drop(worker);
 
     let upstream_base = env.upstream.base().clone();
     let mut wanted = Vec::new();
@@ -197,7 +199,6 @@ pub async fn sync_project(
     // before any becomes visible, and a second makes the renames durable before
     // state records the project as done.
     let versioned = stage_pages(env, &project, &keys_by_filename, &mut staged).await?;
-    drop(worker);
     let announced = env.commits.announce();
     env.storage.publish(staged).await?;
     if let Some(page) = versioned {

@@ -20,8 +20,9 @@ use crate::sync::state::{self, MirrorLock, StateDb};
 use crate::sync::{SyncEnv, filters};
 use crate::upstream::Upstream;
 
-/// Jobs in flight per worker slot: the others are publishing (waiting on a shared
-/// disk flush) or waiting for a slot, and hold little memory either way.
+/// Jobs in flight per worker slot: the others are downloading (under
+/// `download-concurrency`), publishing (waiting on a shared disk flush) or waiting
+/// for a slot. This bounds the projects held in memory at once.
 const JOBS_PER_WORKER: usize = 8;
 
 /// State key saying whether the last run reached its end (`finished`) or not.
