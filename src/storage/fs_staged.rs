@@ -118,6 +118,7 @@ impl StagedFile {
         matches!(self, StagedFile::Held { .. })
     }
 
+    /// The bytes while they are held in memory (a cheap reference, not a copy).
     pub(crate) fn held_bytes(&self) -> Option<Bytes> {
         match self {
             StagedFile::Held { data, .. } => Some(data.clone()),

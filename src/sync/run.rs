@@ -423,10 +423,13 @@ pub(crate) async fn write_root_index(env: &SyncEnv, serial: u64) -> Result<(), S
                 continue;
             }
             staged.push(env.storage.stage(&key, body.clone()).await?);
-            env.note_written(&key);
         }
     }
+    let written: Vec<Key> = staged.iter().map(|s| s.key().clone()).collect();
     env.storage.publish(staged).await?;
+    for key in &written {
+        env.note_written(key);
+    }
     Ok(())
 }
 
