@@ -155,6 +155,19 @@ root_serial() {
         tr -d '\r' | awk -F': ' 'tolower($1)=="x-pypi-last-serial"{print $2}'
 }
 [ "$(root_serial)" = "$(state last_serial)" ] || die "nginx does not serve X-PyPI-Last-Serial on /simple/"
+# After a HUP nginx starts new workers that read serials.map again. Under the
+# write load of a mutation that can take more than a few seconds, so wait up to
+# a minute and repeat the HUP now and then in case one was missed mid-reload.
+reload_upstream() {
+    local i
+    kill -HUP "$NGINX_PID"
+    for i in $(seq 300); do
+        [ "$(root_serial)" = "$(state last_serial)" ] && return 0
+        [ $((i % 75)) = 0 ] && kill -HUP "$NGINX_PID"
+        sleep 0.2
+    done
+    die "nginx did not serve the new serials within 60 s of the reload"
+}
 xmlrpc_last() {
     "${CURL[@]}" -H 'Content-Type: text/xml' --data \
         '<?xml version="1.0"?><methodCall><methodName>changelog_last_serial</methodName><params/></methodCall>' \
@@ -266,8 +279,7 @@ for r in $(seq "$RUNS"); do
         log "run $r: restoring the pristine upstream"
         trash "$UP"
         cp -al "$PRISTINE" "$UP"
-        kill -HUP "$NGINX_PID"
-        for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
+        reload_upstream
     fi
     for t in "${TOOL_LIST[@]}"; do trash "$WORK/mirror-$t"; done
     if [ -s "$WORK/.last-delete" ]; then
@@ -290,9 +302,7 @@ for r in $(seq "$RUNS"); do
 
     log "run $r: mutating $MUTATE_PCT% of the projects"
     "$PY" "$HERE/gen_upstream.py" --out "$UP" --mutate "$MUTATE_PCT" >&2
-    kill -HUP "$NGINX_PID" # re-read serials.map
-    for _ in $(seq 50); do [ "$(root_serial)" = "$(state last_serial)" ] && break; sleep 0.2; done
-    [ "$(root_serial)" = "$(state last_serial)" ] || die "nginx did not pick up the new serials"
+    reload_upstream # re-read serials.map
     MUT_PROJECTS="$(state mutated_last_round)"
     for t in "${ORDER[@]}"; do run_step "$t" incr "$r"; done
 
