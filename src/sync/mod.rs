@@ -40,8 +40,11 @@ pub struct SyncEnv {
     /// tree had no files. A file the inventory does not know is then absent, and
     /// is fetched without looking for it on disk first.
     pub inventory_complete: bool,
-    /// Projects fetching metadata and files at once (`workers`).
+    /// Projects fetching and judging their metadata at once (`workers`).
     pub workers: Semaphore,
+    /// Projects between the start of their job and the queueing of their commit:
+    /// what a run holds in memory at once (see `run::JOBS_PER_WORKER`).
+    pub in_memory: Semaphore,
     /// One limit for files in flight across all projects.
     pub downloads: Semaphore,
     pub progress: progress::Progress,

@@ -15,7 +15,7 @@ use crate::sync::SyncEnv;
 use crate::sync::download::{self, DownloadError, Expected};
 use crate::sync::layout::{self, PageKind};
 use crate::sync::state::{
-    FileKind, FileRecord, JournalEntry, ProjectCommit, ProjectRecord, StateError,
+    FileKind, FileRecord, JournalEntry, ProjectCommit, ProjectRecord, QueuedCommit, StateError,
 };
 use crate::sync::wheel_metadata::metadata_from_wheel;
 use crate::upstream::{ProjectFetch, UpstreamError};
@@ -62,6 +62,16 @@ struct Wanted {
     keep_body: bool,
 }
 
+/// How far a job got before it stopped holding the project in memory.
+enum Progressed {
+    Finished(JobOutcome),
+    /// Files and pages are in place; the state commit is queued.
+    Committing {
+        queued: QueuedCommit,
+        fetched: u64,
+    },
+}
+
 pub async fn sync_project(
     env: &SyncEnv,
     name: &str,
@@ -69,19 +79,44 @@ pub async fn sync_project(
     display_hint: Option<&str>,
     in_plan: bool,
 ) -> Result<JobOutcome, ProjectError> {
+    // Held until the commit is queued (when everything else the job held is
+    // gone): bounds the projects in memory, not those waiting for their commit.
+    let in_memory = env.in_memory.acquire().await.map_err(shutting_down)?;
+    let progressed = prepare(env, name, expected_serial, display_hint, in_plan).await;
+    drop(in_memory);
+    let (queued, fetched) = match progressed? {
+        Progressed::Finished(outcome) => return Ok(outcome),
+        Progressed::Committing { queued, fetched } => (queued, fetched),
+    };
+    for key in queued.outcome().await? {
+        delete_key(env, &key).await;
+    }
+    Ok(JobOutcome::Updated { fetched })
+}
+
+fn shutting_down<E>(_: E) -> ProjectError {
+    ProjectError::Invalid("the sync is shutting down".into())
+}
+
+/// Everything of a project's job up to queueing its commit.
+async fn prepare(
+    env: &SyncEnv,
+    name: &str,
+    expected_serial: u64,
+    display_hint: Option<&str>,
+    in_plan: bool,
+) -> Result<Progressed, ProjectError> {
     // The slot covers fetching and judging the project's metadata: `workers` bounds
     // those requests, and `download-concurrency` the files of all projects together.
     // Downloads, publishing and committing must not keep the next project waiting.
-    let worker = env
-        .workers
-        .acquire()
-        .await
-        .map_err(|_| ProjectError::Invalid("the sync is shutting down".into()))?;
+    let worker = env.workers.acquire().await.map_err(shutting_down)?;
     let mut project = match env.upstream.project(name, expected_serial).await? {
-        ProjectFetch::Gone if env.cfg.keep_deleted => return Ok(JobOutcome::Kept),
+        ProjectFetch::Gone if env.cfg.keep_deleted => {
+            return Ok(Progressed::Finished(JobOutcome::Kept));
+        }
         ProjectFetch::Gone => {
             remove_project(env, name, expected_serial).await?;
-            return Ok(JobOutcome::Removed);
+            return Ok(Progressed::Finished(JobOutcome::Removed));
         }
         ProjectFetch::Found(p) => *p,
     };
@@ -100,7 +135,7 @@ pub async fn sync_project(
     {
         env.db
             .mark_filtered(name, project.last_serial.max(expected_serial), &reason)?;
-        return Ok(JobOutcome::Skipped(reason));
+        return Ok(Progressed::Finished(JobOutcome::Skipped(reason)));
     }
     if project.status.as_ref().is_some_and(|s| s.is_quarantined()) {
         project.files.clear();
@@ -239,22 +274,16 @@ pub async fn sync_project(
         serial: project.last_serial.max(expected_serial),
         status: project.status.as_ref().map(|s| s.status.clone()),
     };
-    let dropped = env
-        .commits
-        .commit(
-            ProjectCommit {
-                record,
-                files: records,
-                journal,
-                plan_done: in_plan,
-            },
-            Some(announced),
-        )
-        .await?;
-    for key in dropped {
-        delete_key(env, &key).await;
-    }
-    Ok(JobOutcome::Updated { fetched })
+    let queued = env.commits.queue(
+        ProjectCommit {
+            record,
+            files: records,
+            journal,
+            plan_done: in_plan,
+        },
+        Some(announced),
+    )?;
+    Ok(Progressed::Committing { queued, fetched })
 }
 
 /// The JSON API's `info.name` is authoritative; a PEP 691 page only carries the

@@ -20,10 +20,16 @@ use crate::sync::state::{self, MirrorLock, StateDb};
 use crate::sync::{SyncEnv, filters};
 use crate::upstream::Upstream;
 
-/// Jobs in flight per worker slot: the others are downloading (under
-/// `download-concurrency`), publishing (waiting on a shared disk flush) or waiting
-/// for a slot. This bounds the projects held in memory at once.
-const JOBS_PER_WORKER: usize = 8;
+/// Projects in memory per worker slot: besides the one in the slot, the others
+/// are downloading (under `download-concurrency`), publishing (waiting on a shared
+/// disk flush) or waiting for a slot. A project leaves this count once its commit
+/// is queued: a commit waits up to the writer's gather time for others to share
+/// its transaction, and jobs waiting for that must not stop new metadata fetches.
+pub(crate) const JOBS_PER_WORKER: usize = 8;
+
+/// Jobs that may wait for their commit's answer, per worker slot, on top of those
+/// in memory. Such a job holds only its reply channel.
+const COMMIT_WAITS_PER_WORKER: usize = 24;
 
 /// State key saying whether the last run reached its end (`finished`) or not.
 const RUN_MARK: &str = "last_run";
@@ -177,6 +183,7 @@ pub(crate) async fn open_env(
         commits: state::CommitQueue::start(db.clone()),
         inventory_complete,
         workers: Semaphore::new(cfg.workers),
+        in_memory: Semaphore::new(cfg.workers.saturating_mul(JOBS_PER_WORKER)),
         downloads: Semaphore::new(cfg.download_concurrency),
         progress: Progress::new(show_progress),
         written: Mutex::new(Vec::new()),
@@ -287,7 +294,11 @@ pub async fn run_sync_locked(
                 (name, outcome)
             }
         })
-        .buffer_unordered(env.cfg.workers.saturating_mul(JOBS_PER_WORKER));
+        .buffer_unordered(
+            env.cfg
+                .workers
+                .saturating_mul(JOBS_PER_WORKER + COMMIT_WAITS_PER_WORKER),
+        );
     while let Some((name, result)) = results.next().await {
         let Some(result) = result else { continue };
         match result {

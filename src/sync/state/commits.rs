@@ -99,15 +99,46 @@ impl CommitQueue {
         commit: ProjectCommit,
         announced: Option<Announced>,
     ) -> Result<Vec<String>, StateError> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || {
-            let why = std::io::Error::other("its writer thread stopped; rerun the sync");
-            StateError::io("commit to", &self.path, why)
-        };
-        self.sender.send((commit, reply)).map_err(|_| stopped())?;
-        drop(announced);
-        answer.await.map_err(|_| stopped())?
+        self.queue(commit, announced)?.outcome().await
     }
+
+    /// Hand one project's commit to the writer; the answer comes later. A job can
+    /// let go of what it holds (its place among the projects in memory) while the
+    /// batch it joined is written.
+    pub fn queue(
+        &self,
+        commit: ProjectCommit,
+        announced: Option<Announced>,
+    ) -> Result<QueuedCommit, StateError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send((commit, reply))
+            .map_err(|_| writer_stopped(&self.path))?;
+        drop(announced);
+        Ok(QueuedCommit {
+            answer,
+            path: self.path.clone(),
+        })
+    }
+}
+
+/// A commit in the writer's queue.
+#[derive(Debug)]
+pub struct QueuedCommit {
+    answer: oneshot::Receiver<Result<Vec<String>, StateError>>,
+    path: PathBuf,
+}
+
+impl QueuedCommit {
+    /// Wait until the commit is written; the keys the project no longer owns.
+    pub async fn outcome(self) -> Result<Vec<String>, StateError> {
+        self.answer.await.map_err(|_| writer_stopped(&self.path))?
+    }
+}
+
+fn writer_stopped(path: &std::path::Path) -> StateError {
+    let why = std::io::Error::other("its writer thread stopped; rerun the sync");
+    StateError::io("commit to", path, why)
 }
 
 fn write_loop(
@@ -245,6 +276,21 @@ mod tests {
             "each commit took its own transaction although all were announced"
         );
         assert_eq!(db.project_count().unwrap(), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queueing_returns_before_the_batch_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(StateDb::open(dir.path()).unwrap());
+        let queue = CommitQueue::start(db.clone());
+        // Another job's announced commit holds the batch open.
+        let other = queue.announce();
+        let queued = queue
+            .queue(commit("p", "web/packages/p"), None)
+            .expect("queued without waiting for the writer");
+        drop(other);
+        assert!(queued.outcome().await.unwrap().is_empty());
+        assert_eq!(db.project_count().unwrap(), 1);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

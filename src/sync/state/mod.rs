@@ -11,7 +11,7 @@ pub use bandersnatch::{
     Generation, MirrorLock, Todo, check_generation, delete_todo, read_status, read_todo,
     write_status, write_todo,
 };
-pub use commits::CommitQueue;
+pub use commits::{CommitQueue, QueuedCommit};
 pub use db::{FileKind, FileRecord, JournalEntry, ProjectCommit, ProjectRecord, StateDb};
 pub use error::StateError;
 pub use schema::SCHEMA_VERSION;
