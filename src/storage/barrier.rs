@@ -9,42 +9,13 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
-
-/// How long a flush waits for more writers to join it. Writers of a sync reach the
-/// barrier a few at a time; without the wait nearly every one paid its own flush.
-/// A job waiting here holds no worker slot, so the delay costs no throughput. It is
-/// skipped when no other writes are being prepared (the last project of a run).
-const GATHER: Duration = Duration::from_millis(10);
-
-/// Counts objects staged but not yet handed to a flush: while there are any, a
-/// flush is worth delaying for them.
-#[derive(Debug, Default)]
-pub(crate) struct Pending(AtomicU64);
-
-impl Pending {
-    pub(crate) fn enter(self: &Arc<Self>) -> PendingGuard {
-        self.0.fetch_add(1, Ordering::AcqRel);
-        PendingGuard(self.clone())
-    }
-
-    fn any(&self) -> bool {
-        self.0.load(Ordering::Acquire) > 0
-    }
-}
-
-/// One staged object in preparation; dropping it (publishing, or discarding) ends that.
-#[derive(Debug)]
-pub(crate) struct PendingGuard(Arc<Pending>);
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        self.0.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// Serializes flushes and lets a waiter skip its own when a flush that started after
-/// it arrived has already completed (classic group commit).
+/// it arrived has already completed (classic group commit). A flush starts as soon as
+/// the previous one ends: the writers that arrive while one runs share the next.
+/// Holding a flush open for more writers (10 ms) made every publish wait out two such
+/// windows: a 5% incremental took 0.28 s with it and 0.24 s without, and a full sync
+/// was no slower without.
 #[derive(Debug)]
 pub(crate) struct Barrier {
     root: PathBuf,
@@ -52,7 +23,6 @@ pub(crate) struct Barrier {
     /// errors that happened since this descriptor was opened, so a descriptor opened
     /// per flush would miss an I/O error between two flushes.
     dir: std::sync::Mutex<Option<Arc<File>>>,
-    pub(crate) pending: Arc<Pending>,
     turn: tokio::sync::Mutex<()>,
     /// Flushes started so far (a flush's sequence number is this after it starts).
     started: AtomicU64,
@@ -65,7 +35,6 @@ impl Barrier {
         Barrier {
             dir: std::sync::Mutex::new(File::open(&root).ok().map(Arc::new)),
             root,
-            pending: Arc::default(),
             turn: tokio::sync::Mutex::new(()),
             started: AtomicU64::new(0),
             completed: AtomicU64::new(0),
@@ -80,11 +49,6 @@ impl Barrier {
         // every write made before it.
         if self.completed.load(Ordering::Acquire) > arrived {
             return Ok(());
-        }
-        // Writers arriving during the wait read `started` before it moves on, so
-        // this flush covers them too.
-        if self.pending.any() {
-            tokio::time::sleep(GATHER).await;
         }
         let seq = self.started.fetch_add(1, Ordering::AcqRel) + 1;
         let dir = self.dir()?;

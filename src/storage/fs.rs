@@ -15,7 +15,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 use super::atomic::{Durability, create_temp_in, is_temp_name, write_atomic_with};
-use super::barrier::{Barrier, PendingGuard};
+use super::barrier::Barrier;
 use super::fs_calls::{Cost, Placement, cost_of};
 use super::fs_staged::{
     MemoryBudget, StagedFile, TempGuard, parent_dir_of, write_out_all, write_temp,
@@ -144,7 +144,6 @@ impl Storage for FsStorage {
             Ok(Box::new(FsWriter {
                 sink: Sink::Memory(Vec::with_capacity(capacity)),
                 guard: TempGuard(None),
-                pending: self.barrier.pending.enter(),
                 held: self.held.clone(),
                 calls: self.calls.clone(),
                 key,
@@ -156,14 +155,9 @@ impl Storage for FsStorage {
 
     fn stage(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<Staged, StorageError>> {
         let (key, target) = (key.clone(), self.path(key));
-        let pending = self.barrier.pending.enter();
         Box::pin(async move {
             let file = stage_at(&self.calls, &self.held, &self.root, target, data, None).await?;
-            Ok(Staged {
-                key,
-                file,
-                _pending: pending,
-            })
+            Ok(Staged { key, file })
         })
     }
 
@@ -358,7 +352,6 @@ enum Sink {
 struct FsWriter {
     sink: Sink,
     guard: TempGuard,
-    pending: PendingGuard,
     held: Arc<MemoryBudget>,
     calls: Arc<Placement>,
     key: Key,
@@ -428,7 +421,6 @@ impl StagedWrite for FsWriter {
         let FsWriter {
             sink,
             mut guard,
-            pending,
             held,
             calls,
             key,
@@ -465,11 +457,7 @@ impl StagedWrite for FsWriter {
                     }
                 }
             };
-            Ok(Staged {
-                key,
-                file,
-                _pending: pending,
-            })
+            Ok(Staged { key, file })
         })
     }
 

@@ -121,8 +121,6 @@ pub trait StagedWrite: Send {
 pub struct Staged {
     key: Key,
     file: fs_staged::StagedFile,
-    /// Tells flushes that this object is still to come.
-    _pending: barrier::PendingGuard,
 }
 
 impl Staged {
