@@ -25,7 +25,7 @@ use crate::upstream::Upstream;
 /// disk flush) or waiting for a slot. A project leaves this count once its commit
 /// is queued: a commit waits up to the writer's gather time for others to share
 /// its transaction, and jobs waiting for that must not stop new metadata fetches.
-pub(crate) const JOBS_PER_WORKER: usize = 8;
+const JOBS_PER_WORKER: usize = 8;
 
 /// Jobs that may wait for their commit's answer, per worker slot, on top of those
 /// in memory. Such a job holds only its reply channel.

@@ -4,7 +4,7 @@
 //! each page once, and the jobs await the answer instead of blocking the runtime's
 //! threads on the database lock.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -33,7 +33,7 @@ pub struct CommitQueue {
     sender: mpsc::Sender<(ProjectCommit, Reply)>,
     announced: Arc<AtomicUsize>,
     counts: Arc<Counts>,
-    path: PathBuf,
+    path: Arc<Path>,
 }
 
 /// What the writer has done, for the run's debug log and the tests.
@@ -58,7 +58,7 @@ impl CommitQueue {
     pub fn start(db: Arc<StateDb>) -> CommitQueue {
         let (sender, receiver) = mpsc::channel();
         let announced = Arc::new(AtomicUsize::new(0));
-        let path = db.path().to_path_buf();
+        let path: Arc<Path> = Arc::from(db.path());
         let outstanding = announced.clone();
         let counts = Arc::new(Counts::default());
         let tally = counts.clone();
@@ -92,19 +92,10 @@ impl CommitQueue {
         Announced(self.announced.clone())
     }
 
-    /// Commit one project (see [`StateDb::commit_project`]); returns the keys it no
-    /// longer owns. `announced` is released once the commit is queued.
-    pub async fn commit(
-        &self,
-        commit: ProjectCommit,
-        announced: Option<Announced>,
-    ) -> Result<Vec<String>, StateError> {
-        self.queue(commit, announced)?.outcome().await
-    }
-
-    /// Hand one project's commit to the writer; the answer comes later. A job can
-    /// let go of what it holds (its place among the projects in memory) while the
-    /// batch it joined is written.
+    /// Hand one project's commit (see [`StateDb::commit_project`]) to the writer;
+    /// the answer comes later. A job can let go of what it holds (its place among
+    /// the projects in memory) while the batch it joined is written. `announced` is
+    /// released once the commit is queued.
     pub fn queue(
         &self,
         commit: ProjectCommit,
@@ -117,7 +108,7 @@ impl CommitQueue {
         drop(announced);
         Ok(QueuedCommit {
             answer,
-            path: self.path.clone(),
+            path: Arc::clone(&self.path),
         })
     }
 }
@@ -126,17 +117,17 @@ impl CommitQueue {
 #[derive(Debug)]
 pub struct QueuedCommit {
     answer: oneshot::Receiver<Result<Vec<String>, StateError>>,
-    path: PathBuf,
+    path: Arc<Path>,
 }
 
 impl QueuedCommit {
-    /// Wait until the commit is written; the keys the project no longer owns.
+    /// Wait until the commit is written; returns the keys the project no longer owns.
     pub async fn outcome(self) -> Result<Vec<String>, StateError> {
         self.answer.await.map_err(|_| writer_stopped(&self.path))?
     }
 }
 
-fn writer_stopped(path: &std::path::Path) -> StateError {
+fn writer_stopped(path: &Path) -> StateError {
     let why = std::io::Error::other("its writer thread stopped; rerun the sync");
     StateError::io("commit to", path, why)
 }
@@ -232,7 +223,7 @@ mod tests {
             .iter()
             .map(|n| {
                 let (q, c) = (queue.clone(), commit(n, &format!("web/packages/{n}")));
-                tokio::spawn(async move { q.commit(c, None).await })
+                tokio::spawn(async move { q.queue(c, None)?.outcome().await })
             })
             .collect();
         let mut answers = Vec::new();
@@ -262,7 +253,7 @@ mod tests {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(2 * i)).await;
                     let c = commit(&format!("p{i}"), &format!("web/packages/p{i}"));
-                    q.commit(c, Some(announced)).await
+                    q.queue(c, Some(announced))?.outcome().await
                 })
             })
             .collect();
@@ -303,7 +294,9 @@ mod tests {
         let stuck = queue.announce();
         let started = Instant::now();
         queue
-            .commit(commit("p", "web/packages/p"), None)
+            .queue(commit("p", "web/packages/p"), None)
+            .unwrap()
+            .outcome()
             .await
             .unwrap();
         let waited = started.elapsed();
@@ -315,7 +308,7 @@ mod tests {
         let started = Instant::now();
         for i in 0..5 {
             let c = commit(&format!("q{i}"), &format!("web/packages/q{i}"));
-            queue.commit(c, None).await.unwrap();
+            queue.queue(c, None).unwrap().outcome().await.unwrap();
         }
         let took = started.elapsed();
         assert!(took < 5 * GATHER, "commits waited for nothing: {took:?}");
