@@ -4,12 +4,14 @@
 Replays the files of an existing mirror (`web/` of a finished sync) into an empty
 directory with only the calls any verified-then-renamed write needs: create the
 directories, create a temp file, write the bytes' length, set the mtime, close,
-rename. Single-threaded, no network, no hashing, no fsync. Its system time is what
-the kernel charges for the tree itself, whatever program writes it.
+rename. No network, no hashing, no fsync. Its system time is what the kernel charges
+for the tree itself, whatever program writes it.
 
-    bench/fs_floor.py SRC_WEB_DIR DEST_DIR
+    bench/fs_floor.py SRC_WEB_DIR DEST_DIR [PROCESSES]
 
-Prints wall, user and system seconds. DEST_DIR is left for the caller to remove
+PROCESSES (default 1) splits the files among that many processes, to see how far
+the kernel's share of the work spreads over the cores. Prints wall, user and
+system seconds (of all the processes together). DEST_DIR is left for the caller to remove
 (deleting many inodes slows the next minutes of inode creation on ext4 without a
 journal; see bench/README.md).
 """
@@ -20,9 +22,10 @@ import time
 
 
 def main() -> None:
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and not sys.argv[3].isdigit()):
         sys.exit(__doc__)
     src, dst = sys.argv[1], sys.argv[2]
+    processes = max(1, int(sys.argv[3])) if len(sys.argv) == 4 else 1
     if os.path.exists(dst):
         sys.exit(f"{dst} exists; give a new directory")
     entries = []
@@ -32,9 +35,32 @@ def main() -> None:
             entries.append((os.path.relpath(p, src), os.path.getsize(p)))
     total = sum(size for _, size in entries)
     print(f"{len(entries)} files, {total / 1e6:.1f} MB", file=sys.stderr)
-    zeros = bytearray(max((size for _, size in entries), default=0))
-    view = memoryview(zeros)
+    zeros = memoryview(bytearray(max((size for _, size in entries), default=0)))
     t0, c0 = time.time(), os.times()
+    children = []
+    for k in range(processes):
+        pid = os.fork()
+        if pid == 0:
+            # A child never returns into the parent's code, whatever happens.
+            code = 1
+            try:
+                replay(entries[k::processes], dst, zeros)
+                code = 0
+            except OSError as e:
+                print(f"{dst}: {e}", file=sys.stderr)
+            finally:
+                os._exit(code)
+        children.append(pid)
+    failed = sum(os.waitpid(pid, 0)[1] != 0 for pid in children)
+    c1, t1 = os.times(), time.time()
+    user = c1.children_user - c0.children_user
+    system = c1.children_system - c0.children_system
+    print(f"{processes} process(es): wall {t1 - t0:.2f} s, user {user:.2f} s, sys {system:.2f} s")
+    if failed:
+        sys.exit(f"{failed} process(es) failed")
+
+
+def replay(entries: list[tuple[str, int]], dst: str, zeros: memoryview) -> None:
     for rel, size in entries:
         target = os.path.join(dst, rel)
         parent = os.path.dirname(target)
@@ -44,12 +70,10 @@ def main() -> None:
         except FileNotFoundError:
             os.makedirs(parent, exist_ok=True)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        os.write(fd, view[:size])
+        os.write(fd, zeros[:size])
         os.utime(fd, (1e9, 1e9))
         os.close(fd)
         os.rename(tmp, target)
-    c1, t1 = os.times(), time.time()
-    print(f"wall {t1 - t0:.2f} s, user {c1.user - c0.user:.2f} s, sys {c1.system - c0.system:.2f} s")
 
 
 if __name__ == "__main__":
