@@ -10,8 +10,8 @@ for the tree itself, whatever program writes it.
     bench/fs_floor.py SRC_WEB_DIR DEST_DIR [PROCESSES]
 
 PROCESSES (default 1) splits the files among that many processes, to see how far
-the kernel's share of the work spreads over the cores. Prints wall, user and
-system seconds (of all the processes together). DEST_DIR is left for the caller to remove
+the kernel's share of the work spreads over the cores. Prints wall, user and system
+seconds (of all the processes together). DEST_DIR is left for the caller to remove
 (deleting many inodes slows the next minutes of inode creation on ext4 without a
 journal; see bench/README.md).
 """
@@ -22,10 +22,12 @@ import time
 
 
 def main() -> None:
-    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and not sys.argv[3].isdigit()):
+    args = sys.argv[1:]
+    if len(args) == 2:
+        args.append("1")
+    if len(args) != 3 or not args[2].isdigit() or int(args[2]) < 1:
         sys.exit(__doc__)
-    src, dst = sys.argv[1], sys.argv[2]
-    processes = max(1, int(sys.argv[3])) if len(sys.argv) == 4 else 1
+    src, dst, processes = args[0], args[1], int(args[2])
     if os.path.exists(dst):
         sys.exit(f"{dst} exists; give a new directory")
     entries = []
