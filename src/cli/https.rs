@@ -22,7 +22,8 @@
 //!              "sources": [ { "kind": "SSL_CERT_FILE" | "SSL_CERT_DIR" | "platform"
 //!                                     | "webpki_fallback" | "extra_bundle",
 //!                             "path": "/etc/ssl/certs/ca-certificates.crt" | null,
-//!                             "count": 146 } ] },
+//!                             "count": 146 } ] },  // new to the store: a root
+//!                                                  // an earlier source held is not counted
 //!   "insecure_hosts": ["host:port", ...],
 //!   "client_cert": null | "/path.pem",
 //!   "proxies": [ { "source": "HTTPS_PROXY", "url": "http://proxy:3128" } ],

@@ -2,11 +2,12 @@
 //! as OpenSSL reads them) or the platform store, then webpki-roots as a last
 //! resort; plus the extra CA bundles from `--cert` / `[https] ca-bundle`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rustls::RootCertStore;
-use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, TrustAnchor};
 
 use super::HttpsError;
 use crate::environment::Environment;
@@ -62,10 +63,22 @@ const PLATFORM_FILES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
+/// Adds the certificates not already in `store` and returns how many were new.
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` usually name the same certificates (Debian's
+/// bundle is the directory concatenated), so without this check every root would be
+/// held, and reported, twice.
 fn add_all(store: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> usize {
     // Platform stores carry some ancient certificates webpki cannot parse; skip them.
-    let (added, _ignored) = store.add_parsable_certificates(certs);
-    added
+    let mut parsed = RootCertStore::empty();
+    parsed.add_parsable_certificates(certs);
+    let mut known: HashSet<TrustAnchor<'static>> = store.roots.iter().cloned().collect();
+    let before = store.roots.len();
+    for anchor in parsed.roots {
+        if known.insert(anchor.clone()) {
+            store.roots.push(anchor);
+        }
+    }
+    store.roots.len() - before
 }
 
 fn env_file_error(var: &str, path: &str, why: &str) -> HttpsError {
@@ -236,6 +249,41 @@ mod tests {
             RootKind::Platform | RootKind::WebpkiFallback
         ));
         assert!(!r.store.is_empty());
+    }
+
+    #[test]
+    fn a_certificate_in_both_the_file_and_the_directory_is_held_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = |name: &str| {
+            let params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+            let key = rcgen::KeyPair::generate().unwrap();
+            params.self_signed(&key).unwrap().pem()
+        };
+        let (shared, only_in_dir) = (pem("shared.test"), pem("dir-only.test"));
+        let bundle = dir.path().join("bundle.pem");
+        std::fs::write(&bundle, format!("{shared}{shared}")).unwrap();
+        let certs = dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        std::fs::write(certs.join("a.0"), &shared).unwrap();
+        std::fs::write(certs.join("b.0"), &only_in_dir).unwrap();
+        let r = load(
+            &env(&[
+                ("SSL_CERT_FILE", bundle.to_str().unwrap()),
+                ("SSL_CERT_DIR", certs.to_str().unwrap()),
+            ]),
+            std::slice::from_ref(&bundle),
+        )
+        .unwrap();
+        let counts: Vec<_> = r.sources.iter().map(|s| (s.kind, s.count)).collect();
+        assert_eq!(
+            counts,
+            [
+                (RootKind::SslCertFile, 1),
+                (RootKind::SslCertDir, 1),
+                (RootKind::ExtraBundle, 0)
+            ]
+        );
+        assert_eq!(r.store.len(), 2);
     }
 
     #[test]
