@@ -63,14 +63,14 @@ const PLATFORM_FILES: &[&str] = &[
     "/etc/ssl/cert.pem",
 ];
 
-/// Adds the certificates not already in `store` and returns how many were new.
-/// `SSL_CERT_FILE` and `SSL_CERT_DIR` usually name the same certificates (Debian's
-/// bundle is the directory concatenated), so without this check every root would be
-/// held, and reported, twice.
-fn add_all(store: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> usize {
+/// Adds the certificates not already in `store`; returns how many were new and how
+/// many could be used at all. `SSL_CERT_FILE` and `SSL_CERT_DIR` usually name the
+/// same certificates (Debian's bundle is the directory concatenated), so without the
+/// check every root would be held, and reported, twice.
+fn add_all(store: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> (usize, usize) {
     // Platform stores carry some ancient certificates webpki cannot parse; skip them.
     let mut parsed = RootCertStore::empty();
-    parsed.add_parsable_certificates(certs);
+    let (usable, _ignored) = parsed.add_parsable_certificates(certs);
     let mut known: HashSet<TrustAnchor<'static>> = store.roots.iter().cloned().collect();
     let before = store.roots.len();
     for anchor in parsed.roots {
@@ -78,7 +78,7 @@ fn add_all(store: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> us
             store.roots.push(anchor);
         }
     }
-    store.roots.len() - before
+    (store.roots.len() - before, usable)
 }
 
 fn env_file_error(var: &str, path: &str, why: &str) -> HttpsError {
@@ -101,7 +101,7 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
             if let Some(e) = loaded.errors.first() {
                 return Err(env_file_error("SSL_CERT_FILE", f, &e.to_string()));
             }
-            let count = add_all(&mut store, loaded.certs);
+            let (count, _) = add_all(&mut store, loaded.certs);
             if count == 0 {
                 return Err(env_file_error(
                     "SSL_CERT_FILE",
@@ -124,7 +124,7 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
             if let Some(e) = loaded.errors.first() {
                 return Err(env_file_error("SSL_CERT_DIR", d, &e.to_string()));
             }
-            let count = add_all(&mut store, loaded.certs);
+            let (count, _) = add_all(&mut store, loaded.certs);
             sources.push(RootSource {
                 kind: RootKind::SslCertDir,
                 path: Some(d.into()),
@@ -157,7 +157,15 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
     }
 
     for path in extra {
-        let count = add_all(&mut store, read_bundle(path)?);
+        let (count, usable) = add_all(&mut store, read_bundle(path)?);
+        // A root it shares with the system store adds nothing and is fine; a bundle
+        // of which nothing parses would fail every handshake it was meant for.
+        if usable == 0 {
+            return Err(bundle_error(
+                path,
+                "holds no certificate that can be used as a trust root".into(),
+            ));
+        }
         sources.push(RootSource {
             kind: RootKind::ExtraBundle,
             path: Some(path.clone()),
@@ -167,15 +175,17 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
     Ok(Roots { store, sources })
 }
 
+fn bundle_error(path: &Path, why: String) -> HttpsError {
+    HttpsError::Config(crate::config::ConfigError::new(format!(
+        "CA bundle {}: {why}; give a PEM file with one or more CA certificates \
+         (--cert or [https] ca-bundle)",
+        path.display()
+    )))
+}
+
 /// Every certificate in a PEM bundle; missing, unreadable or certificate-less is an error.
 pub fn read_bundle(path: &Path) -> Result<Vec<CertificateDer<'static>>, HttpsError> {
-    let bad = |why: String| {
-        HttpsError::Config(crate::config::ConfigError::new(format!(
-            "CA bundle {}: {why}; give a PEM file with one or more CA certificates \
-             (--cert or [https] ca-bundle)",
-            path.display()
-        )))
-    };
+    let bad = |why: String| bundle_error(path, why);
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
@@ -192,7 +202,7 @@ fn load_platform(store: &mut RootCertStore) -> (usize, Option<PathBuf>) {
         let p = Path::new(f);
         if p.is_file() {
             let loaded = rustls_native_certs::load_certs_from_paths(Some(p), None);
-            let n = add_all(store, loaded.certs);
+            let (n, _) = add_all(store, loaded.certs);
             if n > 0 {
                 return (n, Some(p.into()));
             }
@@ -201,7 +211,7 @@ fn load_platform(store: &mut RootCertStore) -> (usize, Option<PathBuf>) {
     let dir = Path::new("/etc/ssl/certs");
     if dir.is_dir() {
         let loaded = rustls_native_certs::load_certs_from_paths(None, Some(dir));
-        let n = add_all(store, loaded.certs);
+        let (n, _) = add_all(store, loaded.certs);
         return (n, Some(dir.into()));
     }
     (0, None)
@@ -211,7 +221,7 @@ fn load_platform(store: &mut RootCertStore) -> (usize, Option<PathBuf>) {
 fn load_platform(store: &mut RootCertStore) -> (usize, Option<PathBuf>) {
     // macOS and Windows keep their stores in the OS; rustls-native-certs asks it.
     let loaded = rustls_native_certs::load_native_certs();
-    (add_all(store, loaded.certs), None)
+    (add_all(store, loaded.certs).0, None)
 }
 
 #[cfg(test)]
@@ -284,6 +294,21 @@ mod tests {
             ]
         );
         assert_eq!(r.store.len(), 2);
+    }
+
+    #[test]
+    fn an_extra_bundle_of_which_nothing_parses_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("broken.pem");
+        std::fs::write(
+            &p,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let e = load(&env(&[]), std::slice::from_ref(&p))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("broken.pem") && e.contains("trust root"), "{e}");
     }
 
     #[test]
