@@ -96,8 +96,30 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
     let dirs = env.get_non_empty("SSL_CERT_DIR");
 
     if file.is_some() || dirs.is_some() {
-        if let Some(f) = file {
-            let loaded = rustls_native_certs::load_certs_from_paths(Some(Path::new(f)), None);
+        let dir_list: Vec<&str> = dirs
+            .into_iter()
+            .flat_map(|d| d.split(':'))
+            .filter(|d| !d.is_empty())
+            .collect();
+        // Reading is most of the cost (a directory holds a file per CA), so the file
+        // and the directories are read side by side, then added in order.
+        let (file_loaded, dirs_loaded) = std::thread::scope(|s| {
+            let file_job = file.map(|f| {
+                s.spawn(move || {
+                    rustls_native_certs::load_certs_from_paths(Some(Path::new(f)), None)
+                })
+            });
+            let dirs_loaded: Vec<_> = dir_list
+                .iter()
+                .map(|d| rustls_native_certs::load_certs_from_paths(None, Some(Path::new(d))))
+                .collect();
+            let file_loaded = file_job.map(|job| {
+                job.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            });
+            (file_loaded, dirs_loaded)
+        });
+        if let (Some(f), Some(loaded)) = (file, file_loaded) {
             if let Some(e) = loaded.errors.first() {
                 return Err(env_file_error("SSL_CERT_FILE", f, &e.to_string()));
             }
@@ -115,12 +137,7 @@ pub fn load(env: &Environment, extra: &[PathBuf]) -> Result<Roots, HttpsError> {
                 count,
             });
         }
-        for d in dirs
-            .into_iter()
-            .flat_map(|d| d.split(':'))
-            .filter(|d| !d.is_empty())
-        {
-            let loaded = rustls_native_certs::load_certs_from_paths(None, Some(Path::new(d)));
+        for (d, loaded) in dir_list.into_iter().zip(dirs_loaded) {
             if let Some(e) = loaded.errors.first() {
                 return Err(env_file_error("SSL_CERT_DIR", d, &e.to_string()));
             }
