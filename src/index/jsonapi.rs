@@ -86,7 +86,7 @@ pub fn parse_jsonapi_at(body: &[u8], page_url: Option<&Url>) -> Result<Project, 
         if !seen.insert(file.filename.clone()) {
             continue;
         }
-        fill_file(&mut file, &m);
+        fill_file(&mut file, m);
         file.version = version.or_else(|| file_version(&file, name));
         project.files.push(file);
     }

@@ -13,4 +13,4 @@ pub mod xmlrpc;
 
 pub use error::IndexError;
 pub use model::*;
-pub use names::{is_valid_name, normalize};
+pub use names::{is_valid_name, normalize, normalize_cow};

@@ -112,6 +112,28 @@ impl Project {
     }
 }
 
+/// One project of the root index: normalized name, display name and serial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RootEntry<'a> {
+    pub name: &'a str,
+    pub display: &'a str,
+    pub serial: u64,
+}
+
+impl RootEntry<'_> {
+    /// Entries in normalized-name order, sorting only when they are not already
+    /// (state lists them in that order).
+    pub fn sorted<'e, 'a>(entries: &'e [RootEntry<'a>]) -> std::borrow::Cow<'e, [RootEntry<'a>]> {
+        if entries.is_sorted_by(|a, b| a.name <= b.name) {
+            std::borrow::Cow::Borrowed(entries)
+        } else {
+            let mut v = entries.to_vec();
+            v.sort_by(|a, b| a.name.cmp(b.name));
+            std::borrow::Cow::Owned(v)
+        }
+    }
+}
+
 /// One row of an upstream project list: display name and serial.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListedProject {

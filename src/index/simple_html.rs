@@ -13,11 +13,19 @@ use url::Url;
 
 use crate::index::error::{IndexError, check_filename};
 use crate::index::filename::version_from_filename;
-use crate::index::model::{API_VERSION, CoreMetadata, DistFile, Project, ProjectStatus, Yanked};
+use crate::index::model::{
+    API_VERSION, CoreMetadata, DistFile, Project, ProjectStatus, RootEntry, Yanked,
+};
 
 /// Escapes text and attribute values (`&`, `<`, `>`, `"`, `'`), as Python's `html.escape`.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+/// [`escape`], appending to `out`.
+fn escape_into(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -28,7 +36,6 @@ pub fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// `data-core-metadata` value: `sha256=<hex>` when known, else `true`.
@@ -109,23 +116,22 @@ pub fn render_project_html(project: &Project, href: &dyn Fn(&DistFile) -> String
 }
 
 /// The root page: one link per project, `<href_prefix><normalized>/`, sorted by
-/// normalized name. `projects` holds (normalized, display) pairs.
-pub fn render_root_html(projects: &[(String, String)], href_prefix: &str) -> String {
-    let mut sorted: Vec<&(String, String)> = projects.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+/// normalized name, each under its display name.
+pub fn render_root_html(projects: &[RootEntry<'_>], href_prefix: &str) -> String {
     let mut out = String::with_capacity(256 + projects.len() * 64);
     out.push_str("<!DOCTYPE html>\n<html>\n  <head>\n");
     let _ = write!(
         out,
         "    <meta name=\"pypi:repository-version\" content=\"{API_VERSION}\">\n    <title>Simple Index</title>\n  </head>\n  <body>\n"
     );
-    for (normalized, display) in sorted {
-        let _ = writeln!(
-            out,
-            "    <a href=\"{}\">{}</a><br/>",
-            escape(&format!("{href_prefix}{normalized}/")),
-            escape(display)
-        );
+    // Written piece by piece: PyPI's root has some 700,000 links.
+    for p in RootEntry::sorted(projects).iter() {
+        out.push_str("    <a href=\"");
+        escape_into(&mut out, href_prefix);
+        escape_into(&mut out, p.name);
+        out.push_str("/\">");
+        escape_into(&mut out, p.display);
+        out.push_str("</a><br/>\n");
     }
     out.push_str("  </body>\n</html>");
     out

@@ -3,13 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use url::Url;
 
 use crate::index::error::{IndexError, check_filename, check_name};
 use crate::index::model::{
-    API_VERSION, CoreMetadata, DistFile, ListedProject, Project, ProjectStatus, Yanked,
+    API_VERSION, CoreMetadata, DistFile, ListedProject, Project, ProjectStatus, RootEntry, Yanked,
 };
 use crate::index::names::normalize;
 use crate::index::versions::{normalize_upload_time, project_versions, sort_versions};
@@ -149,18 +149,15 @@ pub fn render_project_json(project: &Project, url: &dyn Fn(&DistFile) -> String)
     to_json(&out)
 }
 
-/// The root page; `projects` holds (name, serial), emitted sorted by normalized name.
-pub fn render_root_json(projects: &[(String, u64)], last_serial: u64) -> String {
-    let mut sorted: Vec<(String, &(String, u64))> =
-        projects.iter().map(|p| (normalize(&p.0), p)).collect();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+/// The root page, sorted by normalized name, each project under its display name.
+pub fn render_root_json(projects: &[RootEntry<'_>], last_serial: u64) -> String {
     let out = RootOut {
         meta: Meta::new(last_serial),
-        projects: sorted
-            .into_iter()
-            .map(|(_, (name, serial))| ListedOut {
-                name,
-                last_serial: *serial,
+        projects: RootEntry::sorted(projects)
+            .iter()
+            .map(|p| ListedOut {
+                name: p.display,
+                last_serial: p.serial,
             })
             .collect(),
     };
@@ -257,10 +254,52 @@ fn check_api_version(doc: &str, meta: Option<&Map<String, Value>>) -> Result<(),
     }
 }
 
+/// The root page read straight into its entries: PyPI's lists some 700,000
+/// projects, which as a generic JSON tree (a map per entry) take several times the
+/// memory and most of the parse time.
+#[derive(Deserialize)]
+struct RootIn {
+    #[serde(default)]
+    meta: Option<Value>,
+    projects: Vec<ListedIn>,
+}
+
+#[derive(Deserialize)]
+struct ListedIn {
+    name: String,
+    #[serde(rename = "_last-serial", default)]
+    last_serial: Option<Value>,
+}
+
 /// Parses the root page: `meta._last-serial` (if any) and every listed project with its
 /// serial (0 when not given). Every name must be a valid project name.
 pub fn parse_root_json(body: &[u8]) -> Result<(Option<u64>, Vec<ListedProject>), IndexError> {
     let doc = "simple root JSON page";
+    // A page the typed reading refuses (a wrong type, a duplicate key) is read again
+    // as a generic tree, which names what is wrong or accepts what it can.
+    let Ok(root) = serde_json::from_slice::<RootIn>(body) else {
+        return parse_root_json_generic(doc, body);
+    };
+    let meta = root.meta.as_ref().and_then(Value::as_object);
+    check_api_version(doc, meta)?;
+    let serial = meta
+        .and_then(|m| m.get("_last-serial"))
+        .and_then(json_serial);
+    let projects = root
+        .projects
+        .into_iter()
+        .map(|p| ListedProject {
+            name: p.name,
+            serial: p.last_serial.as_ref().and_then(json_serial).unwrap_or(0),
+        })
+        .collect();
+    Ok((serial, projects))
+}
+
+fn parse_root_json_generic(
+    doc: &str,
+    body: &[u8],
+) -> Result<(Option<u64>, Vec<ListedProject>), IndexError> {
     let root = parse_json(doc, body)?;
     let root = root
         .as_object()
@@ -291,12 +330,12 @@ pub fn parse_root_json(body: &[u8]) -> Result<(Option<u64>, Vec<ListedProject>),
 
 /// Parses one file object of a PEP 691 page or the JSON API; `url` resolved against
 /// `base`. Shared keys only; the caller fills in format-specific ones.
-pub(crate) fn file_from_json(
+pub(crate) fn file_from_json<'f>(
     doc: &str,
-    f: &Value,
+    f: &'f Value,
     index: usize,
     base: Option<&Url>,
-) -> Result<(DistFile, Map<String, Value>), IndexError> {
+) -> Result<(DistFile, &'f Map<String, Value>), IndexError> {
     let m = f
         .as_object()
         .ok_or_else(|| IndexError::malformed(doc, format!("file #{index} is not an object")))?;
@@ -322,7 +361,7 @@ pub(crate) fn file_from_json(
         size: m.get("size").and_then(Value::as_u64),
         ..Default::default()
     };
-    Ok((file, m.clone()))
+    Ok((file, m))
 }
 
 /// Parses a project page fetched from `page_url` (relative file URLs resolve against it).

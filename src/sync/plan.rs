@@ -2,12 +2,12 @@
 //! which are gone. The plan is persisted before any work starts so that a killed run
 //! resumes: the next plan is the union of a fresh diff and what was left pending.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::config::ApiMethod;
-use crate::index::{is_valid_name, normalize};
+use crate::index::{ListedProject, is_valid_name, normalize, normalize_cow};
 use crate::sync::SyncEnv;
-use crate::sync::state::StateError;
+use crate::sync::state::{StateDb, StateError};
 use crate::upstream::UpstreamError;
 
 #[derive(Debug, Default)]
@@ -28,6 +28,8 @@ pub enum PlanError {
     Upstream(#[from] UpstreamError),
     #[error(transparent)]
     State(#[from] StateError),
+    #[error("reading the local state for the plan stopped: {0}")]
+    Stopped(String),
 }
 
 /// Build the plan for a normal run. `status` is the last fully synced serial
@@ -57,42 +59,16 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
         }
         add_new_allowlisted(env, &mut plan).await?;
     } else {
-        let (serial, listed) = env.upstream.list_projects().await?;
+        // State is read on another thread while the list is fetched and parsed.
+        let db = env.db.clone();
+        let local = tokio::task::spawn_blocking(move || LocalView::read(&db));
+        let listing = env.upstream.list_projects().await;
+        let local = local
+            .await
+            .map_err(|e| PlanError::Stopped(e.to_string()))??;
+        let (serial, listed) = listing?;
         plan.target_serial = serial;
-        let local: BTreeMap<String, u64> = env
-            .db
-            .projects()?
-            .into_iter()
-            .map(|p| (p.name, p.serial))
-            .collect();
-        // The serial each project was last judged at: mirrored, or skipped by a filter.
-        let mut judged = local.clone();
-        for (name, serial) in env.db.filtered()? {
-            let e = judged.entry(name).or_insert(serial);
-            *e = (*e).max(serial);
-        }
-        let mut seen = std::collections::HashSet::with_capacity(listed.len());
-        for p in listed {
-            if !is_valid_name(&p.name) {
-                plan.rejected.push(p.name);
-                continue;
-            }
-            let n = normalize(&p.name);
-            seen.insert(n.clone());
-            if !allowed(env, &n) {
-                continue;
-            }
-            let changed = force_check || judged.get(&n).is_none_or(|s| *s < p.serial);
-            if changed {
-                plan.projects.insert(n.clone(), p.serial);
-            }
-            plan.display.insert(n, p.name);
-        }
-        if !env.cfg.keep_deleted {
-            for name in local.keys().filter(|n| !seen.contains(*n)) {
-                plan.projects.entry(name.clone()).or_insert(0);
-            }
-        }
+        local.diff(env, &mut plan, listed, force_check);
     }
     // Whatever an interrupted or failed run left pending is done again.
     for (name, serial) in env.db.plan_pending()? {
@@ -103,6 +79,91 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
         plan.target_serial = plan.target_serial.max(t);
     }
     Ok(plan)
+}
+
+/// A project as the plan sees it locally: the serial it was last judged at
+/// (mirrored, or skipped by a filter), and whether the upstream still lists it.
+struct Judged {
+    serial: u64,
+    mirrored: bool,
+    listed: bool,
+}
+
+/// What the plan compares the upstream's full list with. One lookup per listed
+/// name and no copy of either side: on PyPI both hold some 700,000 names.
+struct LocalView {
+    judged: HashMap<String, Judged>,
+    /// Projects an earlier run left pending (merged by the caller).
+    pending: HashSet<String>,
+}
+
+impl LocalView {
+    fn read(db: &StateDb) -> Result<LocalView, StateError> {
+        let mut judged: HashMap<String, Judged> = db
+            .project_serials()?
+            .into_iter()
+            .map(|(name, serial)| {
+                let j = Judged {
+                    serial,
+                    mirrored: true,
+                    listed: false,
+                };
+                (name, j)
+            })
+            .collect();
+        for (name, serial) in db.filtered()? {
+            let j = judged.entry(name).or_insert(Judged {
+                serial,
+                mirrored: false,
+                listed: false,
+            });
+            j.serial = j.serial.max(serial);
+        }
+        let pending = db.plan_pending()?.into_iter().map(|(n, _)| n).collect();
+        Ok(LocalView { judged, pending })
+    }
+
+    fn diff(
+        mut self,
+        env: &SyncEnv,
+        plan: &mut Plan,
+        listed: Vec<ListedProject>,
+        force_check: bool,
+    ) {
+        for p in listed {
+            if !is_valid_name(&p.name) {
+                plan.rejected.push(p.name);
+                continue;
+            }
+            let n = normalize_cow(&p.name);
+            let known = self.judged.get_mut(n.as_ref()).map(|j| {
+                j.listed = true;
+                j.serial
+            });
+            if !allowed(env, &n) {
+                continue;
+            }
+            let changed = force_check || known.is_none_or(|s| s < p.serial);
+            // The display spelling is kept only for the projects a job runs for.
+            if changed || self.pending.contains(n.as_ref()) {
+                let n = n.into_owned();
+                if changed {
+                    let e = plan.projects.entry(n.clone()).or_insert(p.serial);
+                    *e = (*e).max(p.serial);
+                }
+                plan.display.insert(n, p.name);
+            }
+        }
+        if !env.cfg.keep_deleted {
+            let gone = self
+                .judged
+                .into_iter()
+                .filter(|(_, j)| j.mirrored && !j.listed);
+            for (name, _) in gone {
+                plan.projects.entry(name).or_insert(0);
+            }
+        }
+    }
 }
 
 /// The changelog names only projects that changed upstream, so a name just added to

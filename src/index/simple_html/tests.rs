@@ -270,9 +270,17 @@ fn tolerates_truncated_markup() {
 
 #[test]
 fn root_page() {
-    let projects = vec![
-        ("zope-interface".to_string(), "zope.interface".to_string()),
-        ("a-b".to_string(), "A_B".to_string()),
+    let projects = [
+        RootEntry {
+            name: "zope-interface",
+            display: "zope.interface",
+            serial: 7,
+        },
+        RootEntry {
+            name: "a-b",
+            display: "A_B",
+            serial: 3,
+        },
     ];
     let html = render_root_html(&projects, "");
     assert!(html.starts_with("<!DOCTYPE html>\n"));

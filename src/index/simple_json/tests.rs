@@ -259,7 +259,18 @@ fn parse_errors_name_the_problem() {
 
 #[test]
 fn root_render_and_parse() {
-    let projects = vec![("Zope.Interface".to_string(), 7), ("a_b".to_string(), 3)];
+    let projects = [
+        RootEntry {
+            name: "zope-interface",
+            display: "Zope.Interface",
+            serial: 7,
+        },
+        RootEntry {
+            name: "a-b",
+            display: "a_b",
+            serial: 3,
+        },
+    ];
     let body = render_root_json(&projects, 10);
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -309,4 +320,32 @@ fn root_parse_bandersnatch_and_errors() {
     let err = parse_root_json(br#"{"projects":[{"nom":"x"}]}"#).unwrap_err();
     assert!(err.to_string().contains("projects[0]"), "{err}");
     assert!(parse_root_json(br#"{"meta":{}}"#).is_err());
+}
+
+#[test]
+fn root_parse_typed_reading_agrees_with_the_generic_one() {
+    let doc = "simple root JSON page";
+    for body in [
+        r#"{"meta":{"_last-serial":9,"api-version":"1.4"},"projects":[{"name":"a","_last-serial":"5"},{"name":"b","_last-serial":null},{"name":"c","extra":[1,{"x":2}]}]}"#,
+        r#"{"meta":"odd","projects":[{"name":"a","_last-serial":-3},{"name":"b","_last-serial":1.5}],"more":{}}"#,
+        r#"{"projects":[{"name":"a","name":"b","_last-serial":2}]}"#,
+        r#"{"projects":[{"name":"a\u002db"}]}"#,
+    ] {
+        let typed = parse_root_json(body.as_bytes()).unwrap();
+        let generic = parse_root_json_generic(doc, body.as_bytes()).unwrap();
+        assert_eq!(typed, generic, "{body}");
+    }
+    for body in [
+        r#"{"meta":{"api-version":"2.0"},"projects":[]}"#,
+        r#"{"projects":["a"]}"#,
+        r#"{"projects":[{"name":7}]}"#,
+        r#"{"projects":{}}"#,
+        r#"[]"#,
+    ] {
+        let typed = parse_root_json(body.as_bytes()).unwrap_err().to_string();
+        let generic = parse_root_json_generic(doc, body.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(typed, generic, "{body}");
+    }
 }
