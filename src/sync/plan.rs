@@ -38,7 +38,7 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
     let mut plan = Plan::default();
     let incremental_changelog =
         env.cfg.api_method == ApiMethod::Xmlrpc && status > 0 && !force_check;
-    if incremental_changelog {
+    let pending: HashMap<String, u64> = if incremental_changelog {
         let changes = env.upstream.changes_since(status).await?;
         plan.target_serial = changes.iter().map(|c| c.serial).max().unwrap_or(status);
         for c in changes {
@@ -58,6 +58,7 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
             plan.display.insert(n, c.name);
         }
         add_new_allowlisted(env, &mut plan).await?;
+        env.db.plan_pending()?.into_iter().collect()
     } else {
         // State is read on another thread while the list is fetched and parsed.
         let db = env.db.clone();
@@ -68,10 +69,10 @@ pub async fn make_plan(env: &SyncEnv, status: u64, force_check: bool) -> Result<
             .map_err(|e| PlanError::Stopped(e.to_string()))??;
         let (serial, listed) = listing?;
         plan.target_serial = serial;
-        local.diff(env, &mut plan, listed, force_check);
-    }
+        local.diff(env, &mut plan, listed, force_check)
+    };
     // Whatever an interrupted or failed run left pending is done again.
-    for (name, serial) in env.db.plan_pending()? {
+    for (name, serial) in pending {
         let e = plan.projects.entry(name).or_insert(serial);
         *e = (*e).max(serial);
     }
@@ -93,8 +94,8 @@ struct Judged {
 /// name and no copy of either side: on PyPI both hold some 700,000 names.
 struct LocalView {
     judged: HashMap<String, Judged>,
-    /// Projects an earlier run left pending (merged by the caller).
-    pending: HashSet<String>,
+    /// Projects an earlier run left pending, with their serials (merged by the caller).
+    pending: HashMap<String, u64>,
 }
 
 impl LocalView {
@@ -119,17 +120,18 @@ impl LocalView {
             });
             j.serial = j.serial.max(serial);
         }
-        let pending = db.plan_pending()?.into_iter().map(|(n, _)| n).collect();
+        let pending = db.plan_pending()?.into_iter().collect();
         Ok(LocalView { judged, pending })
     }
 
+    /// Fills `plan` from the list; returns the pending projects for the caller to merge.
     fn diff(
         mut self,
         env: &SyncEnv,
         plan: &mut Plan,
         listed: Vec<ListedProject>,
         force_check: bool,
-    ) {
+    ) -> HashMap<String, u64> {
         for p in listed {
             if !is_valid_name(&p.name) {
                 plan.rejected.push(p.name);
@@ -145,7 +147,7 @@ impl LocalView {
             }
             let changed = force_check || known.is_none_or(|s| s < p.serial);
             // The display spelling is kept only for the projects a job runs for.
-            if changed || self.pending.contains(n.as_ref()) {
+            if changed || self.pending.contains_key(n.as_ref()) {
                 let n = n.into_owned();
                 if changed {
                     let e = plan.projects.entry(n.clone()).or_insert(p.serial);
@@ -163,6 +165,7 @@ impl LocalView {
                 plan.projects.entry(name).or_insert(0);
             }
         }
+        self.pending
     }
 }
 
@@ -173,7 +176,7 @@ async fn add_new_allowlisted(env: &SyncEnv, plan: &mut Plan) -> Result<(), PlanE
     let Some(wanted) = env.filters.as_ref().and_then(|f| f.allowlisted_names()) else {
         return Ok(());
     };
-    let mut local: HashSet<String> = env.db.projects()?.into_iter().map(|p| p.name).collect();
+    let mut local: HashSet<String> = env.db.project_serials()?.into_keys().collect();
     local.extend(env.db.filtered()?.into_iter().map(|(name, _)| name));
     let mut missing: BTreeSet<String> = wanted
         .into_iter()
