@@ -1,13 +1,14 @@
 //! Warehouse's JSON API (`/pypi/<name>/json`): parse it into a [`Project`] and write it
 //! back out with links pointing at the mirror.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
+use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::index::error::{IndexError, check_name};
-use crate::index::model::{DistFile, Project, ProjectStatus};
+use crate::index::model::{DistFile, Project, ProjectStatus, RawJson};
 use crate::index::names::normalize;
 use crate::index::simple_json::{
     core_metadata_from_json, core_metadata_json, file_from_json, hashes_from_json, json_serial,
@@ -19,16 +20,24 @@ use crate::index::versions::{
 
 /// Parses a JSON API document whose file URLs are absolute (as PyPI serves them).
 pub fn parse_jsonapi(body: &[u8]) -> Result<Project, IndexError> {
-    parse_jsonapi_at(body, None)
+    parse_jsonapi_at(Bytes::copy_from_slice(body), None)
 }
 
 /// Like [`parse_jsonapi`], resolving relative file URLs against `page_url` when given.
-pub fn parse_jsonapi_at(body: &[u8], page_url: Option<&Url>) -> Result<Project, IndexError> {
-    let mut doc = match page_url {
-        Some(u) => u.to_string(),
-        None => "JSON API document".to_string(),
-    };
-    let root = parse_json(&doc, body)?;
+/// The document is kept in the project as its bytes ([`RawJson`]).
+pub fn parse_jsonapi_at(body: Bytes, page_url: Option<&Url>) -> Result<Project, IndexError> {
+    // A document the typed reading refuses is read again as a generic tree, which
+    // names what is wrong or accepts what it can; the two agree on everything else.
+    if let Some(mut project) = typed::parse(&body, page_url) {
+        project.json_api = Some(RawJson::new(body));
+        return Ok(project);
+    }
+    parse_generic(body, page_url)
+}
+
+fn parse_generic(body: Bytes, page_url: Option<&Url>) -> Result<Project, IndexError> {
+    let mut doc = doc_label(page_url, None);
+    let root = parse_json(&doc, &body)?;
     let obj = root
         .as_object()
         .ok_or_else(|| IndexError::malformed(&doc, "top level is not an object"))?;
@@ -41,26 +50,17 @@ pub fn parse_jsonapi_at(body: &[u8], page_url: Option<&Url>) -> Result<Project, 
         .and_then(Value::as_str)
         .ok_or_else(|| IndexError::malformed(&doc, "no string \"info.name\""))?;
     check_name(&doc, name)?;
-    if page_url.is_none() {
-        doc = format!("JSON API document for {name}");
-    }
+    doc = doc_label(page_url, Some(name));
     let info_version = info
         .get("version")
         .and_then(Value::as_str)
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
-    let mut project = Project {
-        name: normalize(name),
-        display_name: name.to_string(),
-        last_serial: obj.get("last_serial").and_then(json_serial).unwrap_or(0),
-        status: status_from_json(obj.get("project-status"))
-            .or_else(|| status_from_json(info.get("project_status"))),
-        info_version: info_version.clone(),
-        ..Default::default()
-    };
+        .filter(|v| !v.is_empty());
+    let status = status_from_json(obj.get("project-status"))
+        .or_else(|| status_from_json(info.get("project_status")));
+    let mut project = new_project(name, info_version, obj.get("last_serial"), status);
 
     // (version, file) pairs: `releases` when present, else `urls` for info.version.
-    let mut entries: Vec<(Option<String>, &Value)> = Vec::new();
+    let mut entries: Vec<(Option<&str>, &Value)> = Vec::new();
     let mut listed = Vec::new();
     match obj.get("releases") {
         Some(Value::Object(releases)) => {
@@ -69,52 +69,126 @@ pub fn parse_jsonapi_at(body: &[u8], page_url: Option<&Url>) -> Result<Project, 
                 let files = files.as_array().ok_or_else(|| {
                     IndexError::malformed(&doc, format!("releases[{version:?}] is not an array"))
                 })?;
-                entries.extend(files.iter().map(|f| (Some(version.clone()), f)));
+                entries.extend(files.iter().map(|f| (Some(version.as_str()), f)));
             }
         }
         Some(_) => return Err(IndexError::malformed(&doc, "\"releases\" is not an object")),
         None => {
             if let Some(urls) = obj.get("urls").and_then(Value::as_array) {
-                entries.extend(urls.iter().map(|f| (info_version.clone(), f)));
+                entries.extend(urls.iter().map(|f| (info_version, f)));
             }
         }
     }
 
-    let mut seen = HashSet::new();
+    let mut files = Vec::with_capacity(entries.len());
     for (i, (version, f)) in entries.into_iter().enumerate() {
         let (mut file, m) = file_from_json(&doc, f, i, page_url)?;
-        if !seen.insert(file.filename.clone()) {
-            continue;
-        }
-        fill_file(&mut file, m);
-        file.version = version.or_else(|| file_version(&file, name));
-        project.files.push(file);
+        let s = |k: &str| m.get(k).and_then(Value::as_str);
+        let extras = FileExtras {
+            hashes: m
+                .get("digests")
+                .and_then(Value::as_object)
+                .map(hashes_from_json)
+                .unwrap_or_default(),
+            packagetype: s("packagetype"),
+            python_version: s("python_version"),
+            requires_python: s("requires_python"),
+            upload_time_iso_8601: s("upload_time_iso_8601"),
+            upload_time: s("upload_time"),
+            yanked: m.get("yanked"),
+            yanked_reason: m.get("yanked_reason"),
+            core_metadata: m
+                .get("core-metadata")
+                .or(m.get("data-dist-info-metadata"))
+                .or(m.get("dist-info-metadata")),
+            provenance: s("provenance"),
+        };
+        extras.fill(&mut file);
+        files.push((version.map(str::to_string), file));
     }
-    project.versions = sort_versions(listed);
-    project.versions = project_versions(&project);
-    project.json_api = Some(root);
+    finish_project(&mut project, listed, files);
+    project.json_api = Some(RawJson::with_tree(body, root));
     Ok(project)
 }
 
-/// The JSON API's own file keys.
-fn fill_file(file: &mut DistFile, m: &Map<String, Value>) {
-    let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
-    if let Some(d) = m.get("digests").and_then(Value::as_object) {
-        file.hashes = hashes_from_json(d);
+/// How errors name the document: its URL, or the project once its name is known.
+fn doc_label(page_url: Option<&Url>, name: Option<&str>) -> String {
+    match (page_url, name) {
+        (Some(u), _) => u.to_string(),
+        (None, Some(name)) => format!("JSON API document for {name}"),
+        (None, None) => "JSON API document".to_string(),
     }
-    file.packagetype = s("packagetype");
-    file.python_version = s("python_version");
-    file.requires_python = s("requires_python").filter(|r| !r.is_empty());
-    file.upload_time = s("upload_time_iso_8601")
-        .or_else(|| s("upload_time").map(|t| format!("{t}Z")))
-        .and_then(|t| normalize_upload_time(&t));
-    file.yanked = yanked_from_json(m.get("yanked"), m.get("yanked_reason"));
-    file.core_metadata = core_metadata_from_json(
-        m.get("core-metadata")
-            .or(m.get("data-dist-info-metadata"))
-            .or(m.get("dist-info-metadata")),
-    );
-    file.provenance = s("provenance");
+}
+
+fn new_project(
+    name: &str,
+    info_version: Option<&str>,
+    last_serial: Option<&Value>,
+    status: Option<ProjectStatus>,
+) -> Project {
+    Project {
+        name: normalize(name),
+        display_name: name.to_string(),
+        last_serial: last_serial.and_then(json_serial).unwrap_or(0),
+        status,
+        info_version: info_version.map(str::to_string),
+        ..Default::default()
+    }
+}
+
+/// Adds the files in document order, the first of each filename only (PyPI lists a
+/// release's files under `releases` and again under `urls`), and the versions.
+fn finish_project(
+    project: &mut Project,
+    listed: Vec<String>,
+    files: Vec<(Option<String>, DistFile)>,
+) {
+    let mut seen = HashSet::new();
+    for (version, mut file) in files {
+        if !seen.insert(file.filename.clone()) {
+            continue;
+        }
+        file.version = version.or_else(|| file_version(&file, &project.display_name));
+        project.files.push(file);
+    }
+    project.versions = sort_versions(listed);
+    project.versions = project_versions(project);
+}
+
+/// The JSON API's own file keys, as either reading found them.
+struct FileExtras<'a> {
+    hashes: BTreeMap<String, String>,
+    packagetype: Option<&'a str>,
+    python_version: Option<&'a str>,
+    requires_python: Option<&'a str>,
+    upload_time_iso_8601: Option<&'a str>,
+    upload_time: Option<&'a str>,
+    yanked: Option<&'a Value>,
+    yanked_reason: Option<&'a Value>,
+    /// `core-metadata`, else `data-dist-info-metadata`, else `dist-info-metadata`.
+    core_metadata: Option<&'a Value>,
+    provenance: Option<&'a str>,
+}
+
+impl FileExtras<'_> {
+    fn fill(self, file: &mut DistFile) {
+        file.hashes = self.hashes;
+        file.packagetype = self.packagetype.map(str::to_string);
+        file.python_version = self.python_version.map(str::to_string);
+        file.requires_python = self
+            .requires_python
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
+        file.upload_time = match self.upload_time_iso_8601 {
+            Some(t) => normalize_upload_time(t),
+            None => self
+                .upload_time
+                .and_then(|t| normalize_upload_time(&format!("{t}Z"))),
+        };
+        file.yanked = yanked_from_json(self.yanked, self.yanked_reason);
+        file.core_metadata = core_metadata_from_json(self.core_metadata);
+        file.provenance = self.provenance.map(str::to_string);
+    }
 }
 
 /// The JSON API document to serve. With the upstream document kept, every file `url`
@@ -122,7 +196,7 @@ fn fill_file(file: &mut DistFile, m: &Map<String, Value>) {
 /// `url(file)`; everything else stays as upstream sent it. Without one, a minimal
 /// document is synthesized from the project.
 pub fn render_jsonapi(project: &Project, url: &dyn Fn(&DistFile) -> String) -> String {
-    let doc = match &project.json_api {
+    let doc = match project.json_api.as_ref().and_then(RawJson::tree) {
         Some(raw) => rewrite(raw, project, url),
         None => synthesize(project, url),
     };
@@ -246,6 +320,8 @@ fn synthesize(project: &Project, url: &dyn Fn(&DistFile) -> String) -> Value {
         "vulnerabilities": [],
     })
 }
+
+mod typed;
 
 #[cfg(test)]
 mod tests;

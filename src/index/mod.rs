@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod filename;
+pub(crate) mod json_in;
 pub mod jsonapi;
 pub mod model;
 pub mod names;

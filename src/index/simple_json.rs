@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::index::error::{IndexError, check_filename, check_name};
+use crate::index::json_in::Obj;
 use crate::index::model::{
     API_VERSION, CoreMetadata, DistFile, ListedProject, Project, ProjectStatus, RootEntry, Yanked,
 };
@@ -187,10 +188,16 @@ pub(crate) fn core_metadata_from_json(v: Option<&Value>) -> Option<CoreMetadata>
 /// Hash map with algorithm and hex lowercased; non-string values dropped. Unknown
 /// algorithms are kept: only rendering decides what to show.
 pub(crate) fn hashes_from_json(m: &Map<String, Value>) -> BTreeMap<String, String> {
-    m.iter()
+    hashes_from_pairs(m.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// [`hashes_from_json`] over (algorithm, hex if a string) pairs in key order.
+pub(crate) fn hashes_from_pairs<'s>(
+    pairs: impl Iterator<Item = (&'s str, Option<&'s str>)>,
+) -> BTreeMap<String, String> {
+    pairs
         .filter_map(|(k, v)| {
-            v.as_str()
-                .filter(|s| !s.is_empty())
+            v.filter(|s| !s.is_empty())
                 .map(|s| (k.to_ascii_lowercase(), s.to_ascii_lowercase()))
         })
         .collect()
@@ -261,7 +268,7 @@ fn check_api_version(doc: &str, meta: Option<&Map<String, Value>>) -> Result<(),
 struct RootIn {
     #[serde(default)]
     meta: Option<Value>,
-    projects: Vec<ListedIn>,
+    projects: Vec<Obj<ListedIn>>,
 }
 
 #[derive(Deserialize)]
@@ -277,7 +284,7 @@ pub fn parse_root_json(body: &[u8]) -> Result<(Option<u64>, Vec<ListedProject>),
     let doc = "simple root JSON page";
     // A page the typed reading refuses (a wrong type, a duplicate key) is read again
     // as a generic tree, which names what is wrong or accepts what it can.
-    let Ok(root) = serde_json::from_slice::<RootIn>(body) else {
+    let Ok(Obj(root)) = serde_json::from_slice::<Obj<RootIn>>(body) else {
         return parse_root_json_generic(doc, body);
     };
     let meta = root.meta.as_ref().and_then(Value::as_object);
@@ -288,7 +295,7 @@ pub fn parse_root_json(body: &[u8]) -> Result<(Option<u64>, Vec<ListedProject>),
     let projects = root
         .projects
         .into_iter()
-        .map(|p| ListedProject {
+        .map(|Obj(p)| ListedProject {
             name: p.name,
             serial: p.last_serial.as_ref().and_then(json_serial).unwrap_or(0),
         })
@@ -346,22 +353,28 @@ pub(crate) fn file_from_json<'f>(
     let raw_url = m.get("url").and_then(Value::as_str).ok_or_else(|| {
         IndexError::malformed(doc, format!("file {filename:?} has no string \"url\""))
     })?;
-    let resolved = match base {
-        Some(base) => base.join(raw_url),
-        None => Url::parse(raw_url),
-    };
-    let url = resolved.map_err(|source| IndexError::BadUrl {
-        doc: doc.to_string(),
-        href: raw_url.to_string(),
-        source,
-    })?;
     let file = DistFile {
         filename: filename.to_string(),
-        url: url.to_string(),
+        url: file_url(doc, raw_url, base)?,
         size: m.get("size").and_then(Value::as_u64),
         ..Default::default()
     };
     Ok((file, m))
+}
+
+/// A file's `url`, resolved against `base` when given, else absolute.
+pub(crate) fn file_url(doc: &str, raw_url: &str, base: Option<&Url>) -> Result<String, IndexError> {
+    let resolved = match base {
+        Some(base) => base.join(raw_url),
+        None => Url::parse(raw_url),
+    };
+    resolved
+        .map(String::from)
+        .map_err(|source| IndexError::BadUrl {
+            doc: doc.to_string(),
+            href: raw_url.to_string(),
+            source,
+        })
 }
 
 /// Parses a project page fetched from `page_url` (relative file URLs resolve against it).

@@ -228,7 +228,9 @@ impl Upstream {
             let page_url = resp.url().clone();
             let body = read_body(&url, resp).await?;
             let mut project = match self.metadata_source {
-                MetadataSource::Json => index::jsonapi::parse_jsonapi_at(&body, Some(&page_url)),
+                MetadataSource::Json => {
+                    index::jsonapi::parse_jsonapi_at(body.clone(), Some(&page_url))
+                }
                 MetadataSource::Simple => index::simple_json::parse_project_json(&body, &page_url),
             }
             .map_err(|source| UpstreamError::Format {

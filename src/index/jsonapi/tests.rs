@@ -173,7 +173,7 @@ fn rejects_bad_names_filenames_and_shapes() {
     v["releases"]["1.0"][0]["url"] = json!("/relative.tar.gz");
     assert!(parse_jsonapi(v.to_string().as_bytes()).is_err());
     let base = Url::parse("https://up.example/pypi/zope-interface-demo/json").unwrap();
-    let p = parse_jsonapi_at(v.to_string().as_bytes(), Some(&base)).unwrap();
+    let p = parse_jsonapi_at(Bytes::from(v.to_string()), Some(&base)).unwrap();
     assert_eq!(p.files[0].url, "https://up.example/relative.tar.gz");
 
     assert!(
@@ -281,4 +281,75 @@ fn synthesized_without_info_version_uses_latest() {
     assert_eq!(v["info"]["name"], "foo");
     assert_eq!(v["info"]["version"], "1.10");
     assert_eq!(v["urls"][0]["filename"], "foo-1.10.tar.gz");
+}
+
+/// The typed reading reads every document it accepts as the generic reading does,
+/// and gives up on the others, which the generic reading then decides.
+#[test]
+fn typed_reading_agrees_with_the_generic_one() {
+    let base: Value = serde_json::from_str(SAMPLE).unwrap();
+    let variant = |change: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        change(&mut v);
+        v.to_string()
+    };
+    let generic = |body: &str| parse_generic(Bytes::copy_from_slice(body.as_bytes()), None);
+    let accepted = [
+        SAMPLE.to_string(),
+        SAMPLE.replace("1.0.tar.gz\", \"has_sig", "1.0\\u002etar.gz\", \"has_sig"),
+        variant(&|v| drop(v.as_object_mut().unwrap().remove("releases"))),
+        // A null key stops the fallback to the next spelling.
+        variant(&|v| v["releases"]["1.1"][0]["core-metadata"] = Value::Null),
+        variant(&|v| v["project-status"] = json!({"status": "quarantined"})),
+        variant(&|v| v["info"]["project_status"] = json!("archived")),
+        variant(&|v| v["last_serial"] = json!("12")),
+        variant(&|v| {
+            v["releases"]["1.1"][0]["digests"] =
+                json!({"SHA256": "AB", "sha256": "cd", "md5": null})
+        }),
+        variant(&|v| v["releases"]["1.1"][0]["yanked"] = json!("bad build")),
+        variant(&|v| v["releases"]["1.1"][0]["upload_time_iso_8601"] = Value::Null),
+        variant(&|v| v["releases"]["1.1"][0]["digests"] = Value::Null),
+        variant(&|v| v["info"]["version"] = json!("")),
+        variant(&|v| v["urls"] = Value::Null),
+        r#"{"info":{"name":"a"},"releases":{"1.0":[],"1.0":[
+            {"filename":"a-1.0.tar.gz","url":"https://x.example/a-1.0.tar.gz"}]}}"#
+            .to_string(),
+        r#"{"info":{"name":"a"},"releases":{"1.0":[
+            {"filename":"a-1.0.tar.gz","url":"https://x.example/1/a-1.0.tar.gz"}],"2.0":[
+            {"filename":"a-1.0.tar.gz","url":"https://x.example/2/a-1.0.tar.gz"}]}}"#
+            .to_string(),
+    ];
+    assert_ne!(accepted[1], SAMPLE, "the escape is in place");
+    for body in &accepted {
+        let typed = typed::parse(body.as_bytes(), None).unwrap_or_else(|| panic!("{body}"));
+        let mut generic = generic(body).unwrap();
+        generic.json_api = None;
+        assert_eq!(typed, generic, "{body}");
+    }
+    let given_up = [
+        variant(&|v| v["releases"]["1.1"][0]["size"] = json!(-1)),
+        variant(&|v| v["releases"]["1.1"][0]["packagetype"] = json!(3)),
+        variant(&|v| v["releases"] = Value::Null),
+        variant(&|v| v["releases"]["1.1"][0] = json!(["f.whl", "https://x.example/f.whl"])),
+        variant(&|v| v["info"] = json!(["a"])),
+        variant(&|v| v["info"]["name"] = json!("bad name!")),
+        variant(&|v| v["releases"]["1.1"][0]["filename"] = json!("../x.whl")),
+        variant(&|v| v["releases"]["1.1"][0]["url"] = json!("not a url")),
+        variant(&|v| v["urls"] = json!({})),
+        r#"[{"name": "a"}]"#.to_string(),
+        r#"{"info":{"name":"a","name":"b"},"releases":{}}"#.to_string(),
+    ];
+    for body in &given_up {
+        assert!(typed::parse(body.as_bytes(), None).is_none(), "{body}");
+        let public = parse_jsonapi(body.as_bytes()).map_err(|e| e.to_string());
+        assert_eq!(public, generic(body).map_err(|e| e.to_string()), "{body}");
+    }
+}
+
+#[test]
+fn the_document_is_kept_as_bytes_and_read_as_a_tree_on_demand() {
+    let p = parse_jsonapi(SAMPLE.as_bytes()).unwrap();
+    let tree = p.json_api.as_ref().and_then(RawJson::tree).unwrap();
+    assert_eq!(tree, &serde_json::from_str::<Value>(SAMPLE).unwrap());
 }

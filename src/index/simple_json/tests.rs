@@ -341,6 +341,9 @@ fn root_parse_typed_reading_agrees_with_the_generic_one() {
         r#"{"projects":[{"name":7}]}"#,
         r#"{"projects":{}}"#,
         r#"[]"#,
+        // serde's derived structs would take these as fields by position.
+        r#"[null, [{"name": "a"}]]"#,
+        r#"{"projects":[["a", 5]]}"#,
     ] {
         let typed = parse_root_json(body.as_bytes()).unwrap_err().to_string();
         let generic = parse_root_json_generic(doc, body.as_bytes())

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::config::ConfigError;
 use crate::config::filters::{MetadataRule, RegexMetadataConfig, compile_regex, split_tags};
-use crate::index::{DistFile, Project, Yanked};
+use crate::index::{DistFile, Project, RawJson, Yanked};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -223,7 +223,7 @@ pub(super) struct ProjectView<'a> {
 impl<'a> ProjectView<'a> {
     pub fn new(project: &'a Project) -> ProjectView<'a> {
         let mut raw_files = HashMap::new();
-        let synthesized = match &project.json_api {
+        let synthesized = match project.json_api.as_ref().and_then(RawJson::tree) {
             Some(doc) => {
                 let lists = doc
                     .get("releases")
@@ -253,7 +253,10 @@ impl<'a> ProjectView<'a> {
     }
 
     fn root(&self) -> &Value {
-        match (&self.synthesized, &self.project.json_api) {
+        match (
+            &self.synthesized,
+            self.project.json_api.as_ref().and_then(RawJson::tree),
+        ) {
             (Some(v), _) | (None, Some(v)) => v,
             (None, None) => &Value::Null,
         }
@@ -459,8 +462,10 @@ mod tests {
     #[test]
     fn project_regex_over_json_document() {
         let mut p = project(&[]);
-        p.json_api = Some(json!({"info": {"name": "Foo", "classifiers": [
-            "Programming Language :: Python :: 3", "License :: OSI Approved :: MIT License"]}}));
+        p.json_api = Some(RawJson::from_value(
+            json!({"info": {"name": "Foo", "classifiers": [
+            "Programming Language :: Python :: 3", "License :: OSI Approved :: MIT License"]}}),
+        ));
         let view = ProjectView::new(&p);
         let f = ProjectMetadataFilters {
             regex: rules(false, "info.classifiers", &["License :: OSI Approved"]),
