@@ -379,6 +379,14 @@ pub(crate) fn file_url(doc: &str, raw_url: &str, base: Option<&Url>) -> Result<S
 
 /// Parses a project page fetched from `page_url` (relative file URLs resolve against it).
 pub fn parse_project_json(body: &[u8], page_url: &Url) -> Result<Project, IndexError> {
+    // As with the root: what the typed reading refuses, the generic one decides.
+    match typed::parse_project(body, page_url) {
+        Some(project) => Ok(project),
+        None => parse_project_generic(body, page_url),
+    }
+}
+
+fn parse_project_generic(body: &[u8], page_url: &Url) -> Result<Project, IndexError> {
     let doc = page_url.as_str();
     let root = parse_json(doc, body)?;
     let root = root
@@ -395,56 +403,82 @@ pub fn parse_project_json(body: &[u8], page_url: &Url) -> Result<Project, IndexE
         .get("files")
         .and_then(Value::as_array)
         .ok_or_else(|| IndexError::malformed(doc, "no \"files\" array"))?;
-    let mut project = Project {
+    let mut project = page_project(name, meta, root.get("project-status"));
+    for (i, f) in files_json.iter().enumerate() {
+        let (mut file, m) = file_from_json(doc, f, i, Some(page_url))?;
+        let s = |k: &str| m.get(k).and_then(Value::as_str);
+        PageFileExtras {
+            hashes: m
+                .get("hashes")
+                .and_then(Value::as_object)
+                .map(hashes_from_json)
+                .unwrap_or_default(),
+            requires_python: s("requires-python"),
+            upload_time: s("upload-time"),
+            yanked: m.get("yanked"),
+            core_metadata: m
+                .get("core-metadata")
+                .or(m.get("dist-info-metadata"))
+                .or(m.get("data-dist-info-metadata")),
+            provenance: s("provenance"),
+        }
+        .fill(&mut file, name);
+        project.files.push(file);
+    }
+    let listed = root
+        .get("versions")
+        .and_then(Value::as_array)
+        .map(|vs| vs.iter().filter_map(Value::as_str).map(str::to_string))
+        .into_iter()
+        .flatten()
+        .collect();
+    finish_page_project(&mut project, listed);
+    Ok(project)
+}
+
+/// A project page's project before its files: `meta` gives the serial.
+fn page_project(name: &str, meta: Option<&Map<String, Value>>, status: Option<&Value>) -> Project {
+    Project {
         name: normalize(name),
         display_name: name.to_string(),
         last_serial: meta
             .and_then(|m| m.get("_last-serial"))
             .and_then(json_serial)
             .unwrap_or(0),
-        status: status_from_json(root.get("project-status")),
+        status: status_from_json(status),
         ..Default::default()
-    };
-    for (i, f) in files_json.iter().enumerate() {
-        let (mut file, m) = file_from_json(doc, f, i, Some(page_url))?;
-        if let Some(h) = m.get("hashes").and_then(Value::as_object) {
-            file.hashes = hashes_from_json(h);
-        }
-        file.requires_python = m
-            .get("requires-python")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        file.upload_time = m
-            .get("upload-time")
-            .and_then(Value::as_str)
-            .and_then(normalize_upload_time);
-        file.yanked = yanked_from_json(m.get("yanked"), None);
-        file.core_metadata = core_metadata_from_json(
-            m.get("core-metadata")
-                .or(m.get("dist-info-metadata"))
-                .or(m.get("data-dist-info-metadata")),
-        );
-        file.provenance = m
-            .get("provenance")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        file.version = crate::index::filename::version_from_filename(&file.filename, name);
-        project.files.push(file);
     }
-    let listed = root
-        .get("versions")
-        .and_then(Value::as_array)
-        .map(|vs| {
-            vs.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    project.versions = sort_versions(listed);
-    project.versions = project_versions(&project);
-    Ok(project)
 }
+
+fn finish_page_project(project: &mut Project, listed: Vec<String>) {
+    project.versions = sort_versions(listed);
+    project.versions = project_versions(project);
+}
+
+/// A project page's own file keys, as either reading found them.
+struct PageFileExtras<'a> {
+    hashes: BTreeMap<String, String>,
+    requires_python: Option<&'a str>,
+    upload_time: Option<&'a str>,
+    yanked: Option<&'a Value>,
+    /// `core-metadata`, else `dist-info-metadata`, else `data-dist-info-metadata`.
+    core_metadata: Option<&'a Value>,
+    provenance: Option<&'a str>,
+}
+
+impl PageFileExtras<'_> {
+    fn fill(self, file: &mut DistFile, project_name: &str) {
+        file.hashes = self.hashes;
+        file.requires_python = self.requires_python.map(str::to_string);
+        file.upload_time = self.upload_time.and_then(normalize_upload_time);
+        file.yanked = yanked_from_json(self.yanked, None);
+        file.core_metadata = core_metadata_from_json(self.core_metadata);
+        file.provenance = self.provenance.map(str::to_string);
+        file.version = crate::index::filename::version_from_filename(&file.filename, project_name);
+    }
+}
+
+mod typed;
 
 #[cfg(test)]
 mod tests;

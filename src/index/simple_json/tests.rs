@@ -1,5 +1,6 @@
 use super::*;
 use crate::index::versions::is_normal_upload_time;
+use serde_json::json;
 
 const SHA_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 const SHA_M: &str = "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
@@ -350,5 +351,61 @@ fn root_parse_typed_reading_agrees_with_the_generic_one() {
             .unwrap_err()
             .to_string();
         assert_eq!(typed, generic, "{body}");
+    }
+}
+
+/// The typed reading of a project page reads every page it accepts as the generic
+/// reading does, and gives up on the others, which the generic reading decides.
+#[test]
+fn project_parse_typed_reading_agrees_with_the_generic_one() {
+    let page = Url::parse("https://up.example/simple/foo-bar/").unwrap();
+    let base = render(&sample());
+    let variant = |change: &dyn Fn(&mut Value)| {
+        let mut v = base.clone();
+        change(&mut v);
+        v.to_string()
+    };
+    let accepted = [
+        base.to_string(),
+        variant(&|v| v["files"][0]["core-metadata"] = Value::Null),
+        variant(&|v| v["files"][0]["hashes"] = json!({"SHA256": "AB", "sha256": "cd", "x": null})),
+        variant(&|v| v["files"][0]["yanked"] = json!("reason")),
+        variant(&|v| v["files"][0]["url"] = json!("/packages/a\u{e9}/f.whl")),
+        variant(&|v| v["meta"] = json!("odd")),
+        variant(&|v| v["versions"] = json!(["1.0", null, "0.1"])),
+        variant(&|v| v["versions"] = Value::Null),
+        variant(&|v| v["project-status"] = json!("quarantined")),
+        variant(&|v| drop(v.as_object_mut().unwrap().remove("meta"))),
+        r#"{"name":"foo-bar","files":[{"filename":"foo_bar-1.0.tar.gz","url":"\/x\/foo_bar-1.0.tar.gz"}]}"#
+            .to_string(),
+    ];
+    for body in &accepted {
+        let typed =
+            typed::parse_project(body.as_bytes(), &page).unwrap_or_else(|| panic!("{body}"));
+        let generic = parse_project_generic(body.as_bytes(), &page).unwrap();
+        assert_eq!(typed, generic, "{body}");
+    }
+    let given_up = [
+        variant(&|v| v["files"][0]["size"] = json!(-1)),
+        variant(&|v| v["files"][0]["hashes"] = json!({"sha256": 5})),
+        variant(&|v| v["files"][0] = json!(["f.whl", "https://x.example/f.whl"])),
+        variant(&|v| v["files"] = Value::Null),
+        variant(&|v| v["versions"] = json!({})),
+        variant(&|v| v["versions"] = json!([1])),
+        variant(&|v| v["meta"]["api-version"] = json!("2.0")),
+        variant(&|v| v["name"] = json!("../x")),
+        variant(&|v| v["files"][0]["filename"] = json!("../x.whl")),
+        variant(&|v| v["files"][0]["url"] = json!("http://[::1")),
+        r#"{"name":"a","name":"b","files":[]}"#.to_string(),
+        r#"["foo-bar", []]"#.to_string(),
+    ];
+    for body in &given_up {
+        assert!(
+            typed::parse_project(body.as_bytes(), &page).is_none(),
+            "{body}"
+        );
+        let public = parse_project_json(body.as_bytes(), &page).map_err(|e| e.to_string());
+        let generic = parse_project_generic(body.as_bytes(), &page).map_err(|e| e.to_string());
+        assert_eq!(public, generic, "{body}");
     }
 }
