@@ -158,6 +158,10 @@ async fn incremental_follows_every_kind_of_change() {
             2,
             "the wheel (its .metadata comes out of it) and the sdist"
         );
+        // The pages it replaced were held aside, then freed before the run ended.
+        let replaced = m.root().join(".vorpal/replaced");
+        let held = std::fs::read_dir(&replaced).map(|d| d.count());
+        assert_eq!(held.ok(), Some(0), "{api:?}: {}", replaced.display());
 
         // New file in an existing release.
         fake.add_file(

@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::atomic::{Durability, create_temp_in, is_temp_name, write_atomic_with};
+use super::atomic::{self, create_temp_in, is_temp_name};
 use super::barrier::Barrier;
 use super::fs_calls::{Cost, Placement, cost_of};
+use super::fs_release::Releaser;
 use super::fs_staged::{
     MemoryBudget, StagedFile, TempGuard, parent_dir_of, write_out_all, write_temp,
 };
@@ -38,6 +39,7 @@ pub struct FsStorage {
     barrier: Arc<Barrier>,
     held: Arc<MemoryBudget>,
     calls: Arc<Placement>,
+    release: Arc<Releaser>,
 }
 
 /// Bytes of finished small files kept in memory until their batch is published.
@@ -50,6 +52,7 @@ impl FsStorage {
             barrier: Arc::new(Barrier::new(root.clone())),
             held: MemoryBudget::new(HELD_BYTES),
             calls: Arc::default(),
+            release: Arc::new(Releaser::new(&root)),
             root,
         }
     }
@@ -102,6 +105,19 @@ fn stat_path(path: &Path, root: &Path) -> Result<Option<ObjectMeta>, StorageErro
     }
 }
 
+/// Write `data` over `target` atomically, its bytes durable before the rename
+/// (`Durability::Data`), the old file freed off this path.
+fn put_file(target: &Path, data: &[u8], release: &Releaser) -> io::Result<()> {
+    let (file, tmp) = atomic::write_temp(target, data, None)?;
+    let result = file
+        .sync_data()
+        .and_then(|()| release.replace(&tmp, target));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Errors that mean "there is no object here".
 fn is_absent(e: &io::Error) -> bool {
     matches!(
@@ -114,12 +130,12 @@ impl Storage for FsStorage {
     fn put(&self, key: &Key, data: Bytes) -> BoxFuture<'_, Result<(), StorageError>> {
         let path = self.path(key);
         Box::pin(async move {
-            let (p, root) = (path.clone(), self.root.clone());
+            let (p, root, release) = (path.clone(), self.root.clone(), self.release.clone());
             self.calls
                 .run(
                     Cost::Long,
                     move || {
-                        write_atomic_with(&p, &data, None, Durability::Data)
+                        put_file(&p, &data, &release)
                             .map_err(|e| StorageError::io("write", &p, &root, e))
                     },
                     &path,
@@ -180,13 +196,13 @@ impl Storage for FsStorage {
                 files
             };
             self.flush().await?;
-            let r = root.clone();
+            let (r, release) = (root.clone(), self.release.clone());
             self.calls
                 .run(
                     cost_of(files.len(), 0),
                     move || {
                         for f in files {
-                            f.move_into_place(&r)?;
+                            f.move_into_place(&r, &release)?;
                         }
                         Ok(())
                     },

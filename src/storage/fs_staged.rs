@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use super::StorageError;
 use super::atomic::{self, ParentDir};
+use super::fs_release::Releaser;
 
 /// Removes its temp file when dropped, unless the file was moved into place.
 #[derive(Debug)]
@@ -135,14 +136,19 @@ impl StagedFile {
     }
 
     /// Rename over the target (blocking). The caller made the bytes durable first.
-    pub(crate) fn move_into_place(self, root: &Path) -> Result<(), StorageError> {
+    pub(crate) fn move_into_place(
+        self,
+        root: &Path,
+        release: &Releaser,
+    ) -> Result<(), StorageError> {
         let StagedFile::Written { mut tmp, target } = self else {
             return Err(not_written(self.target(), root));
         };
         let Some(path) = tmp.0.clone() else {
             return Err(not_written(&target, root));
         };
-        fs::rename(&path, &target)
+        release
+            .replace(&path, &target)
             .map_err(|e| StorageError::io("move into place", &target, root, e))?;
         tmp.disarm();
         Ok(())
@@ -271,7 +277,9 @@ mod tests {
             .unwrap();
         assert!(!written.is_held());
         assert!(!target.exists(), "not visible before it is moved");
-        written.move_into_place(dir.path()).unwrap();
+        written
+            .move_into_place(dir.path(), &Releaser::new(dir.path()))
+            .unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"bytes");
         assert_eq!(fs::read_dir(target.parent().unwrap()).unwrap().count(), 1);
     }
@@ -291,8 +299,9 @@ mod tests {
             hold("p/index.v1_json", &Bytes::from_static(b"{}")),
             hold("q/index.html", &page),
         ];
+        let release = Releaser::new(dir.path());
         for file in write_out_all(batch, dir.path()).unwrap() {
-            file.move_into_place(dir.path()).unwrap();
+            file.move_into_place(dir.path(), &release).unwrap();
         }
         let inode = |p: &str| fs::metadata(dir.path().join(p)).unwrap().ino();
         assert_eq!(inode("p/index.html"), inode("p/index.v1_html"));

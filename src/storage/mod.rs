@@ -6,6 +6,7 @@ mod barrier;
 mod error;
 mod fs;
 mod fs_calls;
+mod fs_release;
 mod fs_staged;
 mod fs_stream;
 mod key;
