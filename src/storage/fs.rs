@@ -339,6 +339,13 @@ impl Storage for FsStorage {
         Some(self.path(key))
     }
 
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        let release = self.release.clone();
+        Box::pin(async move {
+            let _ = tokio::task::spawn_blocking(move || release.settle()).await;
+        })
+    }
+
     fn cleanup_temp(&self) -> BoxFuture<'_, Result<u64, StorageError>> {
         Box::pin(async move {
             let root = self.root.clone();

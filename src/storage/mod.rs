@@ -97,6 +97,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Remove temp objects left by a crash; returns how many were removed. Run it
     /// only while holding the mirror lock (a live writer's temp file looks the same).
     fn cleanup_temp(&self) -> BoxFuture<'_, Result<u64, StorageError>>;
+
+    /// Wait for the background work this store started to finish (the filesystem
+    /// frees replaced files on a thread of its own).
+    fn settle(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
 }
 
 /// A streaming write in progress (see [`Storage::writer`]).

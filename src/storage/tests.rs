@@ -22,8 +22,10 @@ fn setup() -> (tempfile::TempDir, Arc<dyn Storage>) {
     (dir, store)
 }
 
-/// Every file name below `dir`, recursively, relative to it.
-fn all_names(dir: &Path) -> Vec<String> {
+/// Every file name below `dir`, recursively, relative to it, once the store's
+/// background work (freeing replaced files) is done.
+async fn all_names(store: &dyn Storage, dir: &Path) -> Vec<String> {
+    store.settle().await;
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -62,7 +64,10 @@ async fn put_get_stat_round_trip() {
     // A directory is not an object.
     assert_eq!(s.stat(&key("web/simple/foo")).await.unwrap(), None);
     assert_eq!(s.get(&key("web/simple/foo")).await.unwrap(), None);
-    assert_eq!(all_names(dir.path()), vec!["web/simple/foo/index.html"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/simple/foo/index.html"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +99,10 @@ async fn readers_never_see_partial_put() {
         reads += 1;
     }
     writer.await.unwrap();
-    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/big.whl"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/packages/aa/bb/big.whl"]
+    );
 }
 
 #[tokio::test]
@@ -113,7 +121,10 @@ async fn staged_write_publish_sets_content_and_mtime() {
     s.publish(vec![staged]).await.unwrap();
     assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"hello world"[..]);
     assert_eq!(s.stat(&k).await.unwrap().unwrap().mtime, Some(when));
-    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.tar.gz"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/packages/aa/bb/f.tar.gz"]
+    );
 }
 
 #[tokio::test]
@@ -126,13 +137,19 @@ async fn dropped_or_aborted_writer_leaves_target_unchanged() {
     w.write(&vec![b'x'; 1 << 20]).await.unwrap();
     drop(w);
     assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"original"[..]);
-    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/packages/aa/bb/f.whl"]
+    );
 
     let mut w = s.writer(&k, None).await.unwrap();
     w.write(b"partial").await.unwrap();
     w.abort().await;
     assert_eq!(s.get(&k).await.unwrap().unwrap(), &b"original"[..]);
-    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/packages/aa/bb/f.whl"]
+    );
 
     // A writer for a new key, dropped, leaves no file at all.
     let k2 = key("web/packages/cc/dd/new.whl");
@@ -140,7 +157,10 @@ async fn dropped_or_aborted_writer_leaves_target_unchanged() {
     w.write(b"x").await.unwrap();
     drop(w);
     assert_eq!(s.stat(&k2).await.unwrap(), None);
-    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/f.whl"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/packages/aa/bb/f.whl"]
+    );
 }
 
 #[tokio::test]
@@ -173,7 +193,7 @@ async fn publish_moves_a_batch_into_place_and_dropped_stages_vanish() {
     assert_eq!(s.get(&page).await.unwrap().unwrap(), &b"<html>"[..]);
     assert_eq!(s.stat(&big).await.unwrap().unwrap().size, 2 << 20);
     assert_eq!(
-        all_names(dir.path()),
+        all_names(&*s, dir.path()).await,
         vec![
             "web/packages/aa/bb/big.whl",
             "web/packages/aa/cc/small.whl",
@@ -195,7 +215,7 @@ async fn cleanup_temp_removes_leftovers_only() {
     fs::write(root.join("status"), b"1").unwrap();
     assert_eq!(s.cleanup_temp().await.unwrap(), 3);
     assert_eq!(
-        all_names(root),
+        all_names(&*s, root).await,
         vec!["status".to_string(), "web/packages/aa/bb/f.whl".to_string()]
     );
     assert_eq!(s.cleanup_temp().await.unwrap(), 0);
@@ -314,7 +334,7 @@ async fn large_staged_writes_spill_to_a_temp_file_and_publish_whole() {
         w.write(&chunk).await.unwrap();
     }
     // Past the spill threshold the bytes live in a temp file beside the target.
-    let names = all_names(dir.path());
+    let names = all_names(&*s, dir.path()).await;
     assert_eq!(names.len(), 1, "{names:?}");
     assert!(names[0].contains(".vorpal-tmp."), "{names:?}");
     let when = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
@@ -324,7 +344,10 @@ async fn large_staged_writes_spill_to_a_temp_file_and_publish_whole() {
     assert_eq!(got.len(), chunk.len() * 40);
     assert!(got.chunks(chunk.len()).all(|c| c == chunk.as_slice()));
     assert_eq!(s.stat(&k).await.unwrap().unwrap().mtime, Some(when));
-    assert_eq!(all_names(dir.path()), vec!["web/packages/aa/bb/big.whl"]);
+    assert_eq!(
+        all_names(&*s, dir.path()).await,
+        vec!["web/packages/aa/bb/big.whl"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,7 +369,7 @@ async fn small_and_large_batches_both_publish_whole() {
         s.publish(staged).await.unwrap();
     }
     expected.sort();
-    assert_eq!(all_names(dir.path()), expected);
+    assert_eq!(all_names(&*s, dir.path()).await, expected);
     let last = key("web/packages/b2/01/f1.whl");
     assert_eq!(s.get(&last).await.unwrap().unwrap().len(), 300 * 1024);
 }

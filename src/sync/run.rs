@@ -377,6 +377,8 @@ pub async fn run_sync_locked(
     if let Some(path) = diff_file {
         write_diff_file(&env, &path)?;
     }
+    // The old pages this run replaced are freed before it reports done.
+    env.storage.settle().await;
     report.elapsed = env.progress.elapsed();
     let (commits, transactions) = env.commits.counts();
     tracing::debug!(commits, transactions, "state commits");
