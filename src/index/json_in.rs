@@ -55,6 +55,11 @@ impl Text<'_> {
     }
 }
 
+/// An optional [`Text`] as the `Option<&str>` the generic reading's `as_str` gives.
+pub(crate) fn text<'t>(t: &'t Option<Text<'_>>) -> Option<&'t str> {
+    t.as_ref().map(Text::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;

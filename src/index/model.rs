@@ -181,14 +181,6 @@ impl RawJson {
         }
     }
 
-    pub fn from_value(value: Value) -> RawJson {
-        let bytes = serde_json::to_vec(&value).unwrap_or_default();
-        RawJson {
-            bytes: Bytes::from(bytes),
-            tree: OnceLock::from(Some(value)),
-        }
-    }
-
     /// The document as a tree; `None` if the generic reading refuses what the typed
     /// one accepted (a number out of range in a field vorpal does not read).
     pub fn tree(&self) -> Option<&Value> {

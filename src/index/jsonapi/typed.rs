@@ -13,7 +13,7 @@ use url::Url;
 
 use super::{FileExtras, finish_project, new_project};
 use crate::index::error::{check_filename, check_name};
-use crate::index::json_in::{Obj, Text, present};
+use crate::index::json_in::{Obj, Text, present, text};
 use crate::index::model::{DistFile, Project};
 use crate::index::simple_json::{file_url, hashes_from_pairs, status_from_json};
 
@@ -79,10 +79,6 @@ struct FileIn<'a> {
     dist_info_metadata: Option<Value>,
     #[serde(default, borrow)]
     provenance: Option<Text<'a>>,
-}
-
-fn text<'t>(t: &'t Option<Text<'_>>) -> Option<&'t str> {
-    t.as_ref().map(Text::as_str)
 }
 
 /// The project, or `None` when the generic reading must decide (a type it does not

@@ -14,7 +14,7 @@ use super::{
     page_project,
 };
 use crate::index::error::{check_filename, check_name};
-use crate::index::json_in::{Obj, Text, present};
+use crate::index::json_in::{Obj, Text, present, text};
 use crate::index::model::{DistFile, Project};
 
 #[derive(Deserialize)]
@@ -60,10 +60,6 @@ struct PageFileIn<'a> {
     data_dist_info_metadata: Option<Value>,
     #[serde(default, borrow)]
     provenance: Option<Text<'a>>,
-}
-
-fn text<'t>(t: &'t Option<Text<'_>>) -> Option<&'t str> {
-    t.as_ref().map(Text::as_str)
 }
 
 /// The project, or `None` when the generic reading must decide.

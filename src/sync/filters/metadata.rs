@@ -462,10 +462,9 @@ mod tests {
     #[test]
     fn project_regex_over_json_document() {
         let mut p = project(&[]);
-        p.json_api = Some(RawJson::from_value(
-            json!({"info": {"name": "Foo", "classifiers": [
-            "Programming Language :: Python :: 3", "License :: OSI Approved :: MIT License"]}}),
-        ));
+        let doc = json!({"info": {"name": "Foo", "classifiers": [
+            "Programming Language :: Python :: 3", "License :: OSI Approved :: MIT License"]}});
+        p.json_api = Some(RawJson::new(doc.to_string().into()));
         let view = ProjectView::new(&p);
         let f = ProjectMetadataFilters {
             regex: rules(false, "info.classifiers", &["License :: OSI Approved"]),
