@@ -144,11 +144,17 @@ pub fn write_temp_in(
     }
 }
 
-/// Make a finished temp file durable and move it over `target`.
-fn finish_temp(file: File, tmp: &Path, target: &Path, durability: Durability) -> io::Result<()> {
+/// Make a finished temp file durable and move it over `target` with `rename`.
+fn finish_temp(
+    file: File,
+    tmp: &Path,
+    target: &Path,
+    durability: Durability,
+    rename: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
     file.sync_data()?;
     drop(file);
-    fs::rename(tmp, target)?;
+    rename(tmp, target)?;
     match durability {
         Durability::Full => sync_dir(target.parent().unwrap_or(Path::new("."))),
         Durability::Data => Ok(()),
@@ -168,8 +174,22 @@ pub fn write_atomic_with(
     mtime: Option<SystemTime>,
     durability: Durability,
 ) -> io::Result<()> {
+    write_atomic_renaming(target, data, mtime, durability, |from, to| {
+        fs::rename(from, to)
+    })
+}
+
+/// [`write_atomic_with`], moving the temp file over `target` with `rename` (which
+/// must act as rename(2) does).
+pub(crate) fn write_atomic_renaming(
+    target: &Path,
+    data: &[u8],
+    mtime: Option<SystemTime>,
+    durability: Durability,
+    rename: impl FnOnce(&Path, &Path) -> io::Result<()>,
+) -> io::Result<()> {
     let (file, tmp) = write_temp(target, data, mtime)?;
-    let result = finish_temp(file, &tmp, target, durability);
+    let result = finish_temp(file, &tmp, target, durability, rename);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 
-use super::atomic::{self, create_temp_in, is_temp_name};
+use super::atomic::{Durability, create_temp_in, is_temp_name, write_atomic_renaming};
 use super::barrier::Barrier;
 use super::fs_calls::{Cost, Placement, cost_of};
 use super::fs_release::Releaser;
@@ -105,19 +105,6 @@ fn stat_path(path: &Path, root: &Path) -> Result<Option<ObjectMeta>, StorageErro
     }
 }
 
-/// Write `data` over `target` atomically, its bytes durable before the rename
-/// (`Durability::Data`), the old file freed off this path.
-fn put_file(target: &Path, data: &[u8], release: &Releaser) -> io::Result<()> {
-    let (file, tmp) = atomic::write_temp(target, data, None)?;
-    let result = file
-        .sync_data()
-        .and_then(|()| release.replace(&tmp, target));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 /// Errors that mean "there is no object here".
 fn is_absent(e: &io::Error) -> bool {
     matches!(
@@ -135,7 +122,8 @@ impl Storage for FsStorage {
                 .run(
                     Cost::Long,
                     move || {
-                        put_file(&p, &data, &release)
+                        let replace = |from: &Path, to: &Path| release.replace(from, to);
+                        write_atomic_renaming(&p, &data, None, Durability::Data, replace)
                             .map_err(|e| StorageError::io("write", &p, &root, e))
                     },
                     &path,

@@ -62,22 +62,29 @@ impl Releaser {
         renamed
     }
 
-    /// A second link to `target`'s inode in the replaced directory.
+    /// A second link to `target`'s inode in the replaced directory, or `None` (the
+    /// rename then frees the old inode itself).
     fn hold(&self, target: &Path) -> Option<PathBuf> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let held = self.dir.join(format!("{}.{n}", std::process::id()));
-        match fs::hard_link(target, &held) {
-            Ok(()) => return Some(held),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(_) => {
-                // Links are refused here (EPERM, EXDEV, ...): free inline from now on.
-                self.off.store(true, Ordering::Relaxed);
-                return None;
+        for _ in 0..3 {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            let held = self.dir.join(format!("{}.{n}", std::process::id()));
+            match fs::hard_link(target, &held) {
+                Ok(()) => return Some(held),
+                // A leftover of an earlier process with the same pid: the next name.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                // The directory is made on first use; a target gone meanwhile fails
+                // the next try too and needs no hold.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    fs::create_dir_all(&self.dir).ok()?;
+                }
+                Err(e) if links_unsupported(&e) => {
+                    self.off.store(true, Ordering::Relaxed);
+                    return None;
+                }
+                Err(_) => return None,
             }
         }
-        // The directory is made on first use; a target gone meanwhile needs no hold.
-        fs::create_dir_all(&self.dir).ok()?;
-        fs::hard_link(target, &held).ok().map(|()| held)
+        None
     }
 
     /// Remove `held` on the background thread (started on first use), or here if
@@ -129,6 +136,15 @@ impl Drop for Releaser {
     fn drop(&mut self) {
         self.settle();
     }
+}
+
+/// This filesystem refuses hard links (EPERM is also a directory target, which the
+/// rename then refuses too, so nothing is lost by stopping).
+fn links_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM) | Some(libc::EXDEV) | Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS)
+    )
 }
 
 fn is_unsupported(e: &io::Error) -> bool {
@@ -215,6 +231,19 @@ mod tests {
         let left = fs::read_dir(&replaced).map(|d| d.count()).unwrap_or(0);
         assert_eq!(left, 0);
         assert_eq!(fs::metadata(&target).unwrap().nlink(), 1);
+    }
+
+    #[test]
+    fn a_leftover_under_the_same_name_is_stepped_over() {
+        let root = tempfile::tempdir().unwrap();
+        let replaced = root.path().join(REPLACED_DIR);
+        fs::create_dir_all(&replaced).unwrap();
+        fs::write(replaced.join(format!("{}.0", std::process::id())), "old").unwrap();
+        let releaser = Releaser::new(root.path());
+        let target = root.path().join("page.html");
+        fs::write(&target, "old").unwrap();
+        assert!(releaser.hold(&target).is_some());
+        assert!(!releaser.off.load(Ordering::Relaxed));
     }
 
     #[test]
